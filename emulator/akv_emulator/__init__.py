@@ -1,0 +1,1 @@
+"""akv_emulator."""
