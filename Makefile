@@ -31,7 +31,21 @@ install: $(STAMP)  ## create .venv and install the package with every extra and 
 run: $(STAMP)  ## start the sidecar on its embedded demo vault
 	$(BIN)/akv-sidecar serve --demo
 
-test: $(STAMP)  ## install what the tests need, start it, run the whole suite
+# The client tests: Azurite from the npm registry, Spark's Delta and hadoop-azure jars from Maven
+# Central (resolved by Spark's Ivy), both cached under .cache/ and stamped so reruns are free.
+AZURITE_VERSION := 3.37.0
+AZURITE_STAMP := $(CACHE)/azurite/.installed-$(AZURITE_VERSION)
+SPARK_JARS_STAMP := $(CACHE)/ivy/.resolved
+
+$(AZURITE_STAMP):
+	npm install --prefix $(CACHE)/azurite --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
+	touch $@
+
+$(SPARK_JARS_STAMP): $(STAMP) tests/client/spark_setup.py
+	$(BIN)/python -m tests.client.spark_setup
+	touch $@
+
+test: $(STAMP) $(AZURITE_STAMP) $(SPARK_JARS_STAMP)  ## install what the tests need, start it, run the whole suite
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff and mypy

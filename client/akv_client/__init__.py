@@ -1,1 +1,59 @@
-"""akv_client."""
+"""akv_client: Key Vault secrets for Spark drivers, through the akv-sidecar.
+
+Installs with httpx alone; pyspark, delta-spark and azure-identity are used only when present.
+"""
+
+from ._adls import AUTH_MODES, AzureADLS
+from ._client import FallbackWarning, SecretRef, SidecarClient, SidecarStatus
+from ._config import ClientConfig, FallbackConfig
+from ._connection import Connection
+from ._environment import validate_databricks_environment
+from ._exceptions import (
+    Forbidden,
+    InvalidRequest,
+    RateLimited,
+    SecretNotFound,
+    SidecarError,
+    SidecarTimeout,
+    SidecarUnavailable,
+    Unauthorized,
+    UpstreamError,
+)
+from ._local import LocalConnection
+from ._secret import Secret
+from ._setup import (
+    KeyVaultFetchResult,
+    configure_connections_parallel,
+    fetch_keyvault_secret,
+    fetch_keyvault_secrets_parallel,
+)
+from ._spark import SparkEngine
+
+__all__ = [
+    "AUTH_MODES",
+    "AzureADLS",
+    "ClientConfig",
+    "Connection",
+    "FallbackConfig",
+    "FallbackWarning",
+    "Forbidden",
+    "InvalidRequest",
+    "KeyVaultFetchResult",
+    "LocalConnection",
+    "RateLimited",
+    "Secret",
+    "SecretNotFound",
+    "SecretRef",
+    "SidecarClient",
+    "SidecarError",
+    "SidecarStatus",
+    "SidecarTimeout",
+    "SidecarUnavailable",
+    "SparkEngine",
+    "Unauthorized",
+    "UpstreamError",
+    "configure_connections_parallel",
+    "fetch_keyvault_secret",
+    "fetch_keyvault_secrets_parallel",
+    "validate_databricks_environment",
+]

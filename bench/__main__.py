@@ -1,0 +1,89 @@
+"""``python -m bench [--quick] [--only NAME ...]``: run the scenarios, write the results."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench import (
+    _cold_start,
+    _driver_start,
+    _keyvault_load,
+    _memory,
+    _report,
+    _soak,
+    _throughput,
+)
+from bench._machine import describe_machine, describe_versions
+from bench._report import Row
+from bench._settings import Outcome, RunSettings
+
+SCENARIOS: dict[str, Callable[[RunSettings], Outcome]] = {
+    "throughput": _throughput.run,
+    "cold_start": _cold_start.run,
+    "driver_start": _driver_start.run,
+    "keyvault_load": _keyvault_load.run,
+    "memory": _memory.run,
+    "soak": _soak.run,
+}
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter runs, for development")
+    parser.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), help="run only these")
+    parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    settings = RunSettings.for_mode(quick=args.quick)
+    if args.out:
+        settings = replace(settings, results_dir=args.out)
+    settings.results_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if settings.quick else "full",
+        "machine": describe_machine(),
+        "versions": describe_versions(),
+        "scenarios": {},
+    }
+    rows: list[Row] = []
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="akv-bench-") as work_dir:
+        settings = replace(settings, work_dir=Path(work_dir))
+        results["settings"] = settings.as_json()
+        for name in args.only or list(SCENARIOS):
+            print(f"== {name}", flush=True)
+            started = time.perf_counter()
+            try:
+                outcome = SCENARIOS[name](settings)
+            except Exception as exc:  # one broken scenario must not hide the others' numbers
+                failed = True
+                traceback.print_exc()
+                outcome = Outcome({"error": f"{type(exc).__name__}: {exc}"},
+                                  [Row(name, f"did not run: {type(exc).__name__}", "-", False)])  # fmt: skip
+            outcome.data["elapsed_s"] = round(time.perf_counter() - started, 1)
+            results["scenarios"][name] = outcome.data
+            rows += outcome.rows
+            for row in outcome.rows:
+                print(f"   {row.scenario}: {row.measured} [target {row.target}]", flush=True)
+    results["table"] = _report.rows_as_json(rows)
+    table = _report.markdown_table(rows, results["machine"], results["versions"])
+    _report.write_json(results, settings.results_dir / "latest.json")
+    (settings.results_dir / "latest.md").write_text(table)
+    print(table)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Client settings: small frozen dataclasses, every default here, environment read in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ClientConfig", "FallbackConfig"]
+
+DEFAULT_URL = "http://127.0.0.1:8787"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRIES = 3
+ENV_URL = "AKV_SIDECAR_URL"
+ENV_TOKEN = "AKV_SIDECAR_TOKEN"  # noqa: S105 - the variable's name, not a token
+ENV_TOKEN_FILE = "AKV_SIDECAR_TOKEN_FILE"  # noqa: S105
+ENV_FALLBACK = "AKV_SIDECAR_FALLBACK"
+ENV_FALLBACK_VAULT_URLS = "AKV_SIDECAR_FALLBACK_VAULT_URLS"
+ENV_FALLBACK_CA_FILE = "AKV_SIDECAR_FALLBACK_CA_FILE"
+
+
+@dataclass(frozen=True)
+class FallbackConfig:
+    """Reading Key Vault directly when the sidecar is unreachable (AKV_SIDECAR_FALLBACK=direct).
+
+    `vault_urls` maps a vault name to its URL when it is not https://<name>.vault.azure.net
+    (AKV_SIDECAR_FALLBACK_VAULT_URLS="kv1=https://127.0.0.1:8443,kv2=..."); `ca_file` is an extra
+    CA to trust (AKV_SIDECAR_FALLBACK_CA_FILE).
+    """
+
+    enabled: bool = False
+    vault_urls: Mapping[str, str] = field(default_factory=dict)
+    ca_file: str | None = None
+
+    def vault_url(self, vault: str) -> str:
+        return self.vault_urls.get(vault, f"https://{vault}.vault.azure.net")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> FallbackConfig:
+        env = os.environ if env is None else env
+        mode = env.get(ENV_FALLBACK, "").strip().lower()
+        if mode not in ("", "off", "direct"):
+            raise ValueError(
+                f"{ENV_FALLBACK}={mode!r} is not allowed: use 'direct' or leave it unset."
+            )
+        urls: dict[str, str] = {}
+        for item in filter(None, env.get(ENV_FALLBACK_VAULT_URLS, "").split(",")):
+            vault, sep, url = item.partition("=")
+            if not sep or not vault.strip() or not url.strip():
+                raise ValueError(
+                    f"{ENV_FALLBACK_VAULT_URLS} has {item!r}: expected '<vault>=<https url>' items "
+                    "separated by commas."
+                )
+            urls[vault.strip()] = url.strip()
+        return cls(
+            enabled=mode == "direct", vault_urls=urls, ca_file=env.get(ENV_FALLBACK_CA_FILE) or None
+        )
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Where the sidecar is and how patient to be with it.
+
+    `timeout` is the overall deadline of one call, retries and backoff included; `retries` is how
+    many more attempts a connection error or a 502/503/504 gets; backoff is exponential with full
+    jitter from `backoff_base` up to `backoff_max` seconds.
+    """
+
+    url: str = DEFAULT_URL
+    token: str | None = field(default=None, repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    backoff_base: float = 0.05
+    backoff_max: float = 2.0
+    uds: str | None = None
+    fallback: FallbackConfig = field(default_factory=FallbackConfig)
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"Sidecar url {self.url!r} must start with http:// or https://.")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be positive seconds, got {self.timeout!r}.")
+        if self.retries < 0:
+            raise ValueError(f"retries must be 0 or more, got {self.retries!r}.")
+
+    @classmethod
+    def resolve(
+        cls,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        uds: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ClientConfig:
+        """Explicit arguments first, then AKV_SIDECAR_* environment variables, then defaults."""
+        env = os.environ if env is None else env
+        return cls(
+            url=(url or env.get(ENV_URL) or DEFAULT_URL).rstrip("/"),
+            token=token or _token_from_env(env),
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            retries=DEFAULT_RETRIES if retries is None else retries,
+            uds=uds,
+            fallback=FallbackConfig.from_env(env),
+        )
+
+
+def _token_from_env(env: Mapping[str, str]) -> str | None:
+    if env.get(ENV_TOKEN):
+        return env[ENV_TOKEN].strip()
+    path = env.get(ENV_TOKEN_FILE)
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(
+            f"{ENV_TOKEN_FILE}={path!r} cannot be read ({exc.strerror}); check the path and its "
+            "permissions."
+        ) from None

@@ -1,0 +1,95 @@
+"""Managed-identity token endpoint in the shape of App Service's (``IDENTITY_ENDPOINT`` +
+``IDENTITY_HEADER``), and the book of tokens it issued that the vaults accept."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ._counters import Counters
+
+VAULT_RESOURCE = "https://vault.azure.net"
+TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a password
+IDENTITY_API_VERSION = "2019-08-01"
+IDENTITY_COUNTER_VAULT = "identity"
+CLIENT_ID = "00000000-0000-0000-0000-00000000c11e"
+_TOKEN_LIFETIME_S = 24 * 3600
+
+
+class TokenBook:
+    """Opaque bearer tokens issued by this emulator, each with its resource and expiry."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._tokens: dict[str, tuple[str, float]] = {}
+
+    def issue(self, resource: str) -> tuple[str, int]:
+        """A new token for resource and its expiry in Unix seconds."""
+        token = secrets.token_urlsafe(32)
+        expires_on = int(self._clock()) + _TOKEN_LIFETIME_S
+        self._tokens[token] = (resource.rstrip("/"), expires_on)
+        return token, expires_on
+
+    def accepts(self, token: str, resource: str = VAULT_RESOURCE) -> bool:
+        """True if this emulator issued token for resource and it has not expired."""
+        entry = self._tokens.get(token)
+        if entry is None:
+            return False
+        if entry[1] <= self._clock():
+            del self._tokens[token]
+            return False
+        return entry[0] == resource
+
+
+class IdentitySwitch:
+    """The token endpoint's failure switch: answer with an error status instead of a token."""
+
+    def __init__(self) -> None:
+        self.fail_status: int | None = None
+
+
+def _answer(status: int, message: str) -> web.Response:
+    return web.json_response({"statusCode": status, "message": message}, status=status)
+
+
+def identity_app(
+    header_value: str, tokens: TokenBook, switch: IdentitySwitch, counters: Counters
+) -> web.Application:
+    """The token endpoint app; answers GET TOKEN_PATH like App Service's identity endpoint."""
+
+    def respond(request: web.Request) -> web.Response:
+        if switch.fail_status is not None:
+            return _answer(switch.fail_status, "Injected identity endpoint failure.")
+        presented = request.headers.get("X-IDENTITY-HEADER")
+        if presented is None:
+            return _answer(400, "The X-IDENTITY-HEADER header is required.")
+        if not secrets.compare_digest(presented, header_value):
+            return _answer(401, "The X-IDENTITY-HEADER header is not valid.")
+        if request.query.get("api-version") != IDENTITY_API_VERSION:
+            return _answer(400, f"api-version must be {IDENTITY_API_VERSION}.")
+        resource = request.query.get("resource")
+        if not resource:
+            return _answer(400, "The resource query parameter is required.")
+        token, expires_on = tokens.issue(resource)
+        body: dict[str, Any] = {
+            "access_token": token,
+            # App Service sends expires_on as a string of Unix seconds; both clients parse that.
+            "expires_on": str(expires_on),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": request.query.get("client_id", CLIENT_ID),
+        }
+        return web.json_response(body)
+
+    async def token(request: web.Request) -> web.Response:
+        response = respond(request)
+        counters.record(IDENTITY_COUNTER_VAULT, "token", None, response.status)
+        return response
+
+    app = web.Application()
+    app.router.add_get(TOKEN_PATH, token)
+    return app

@@ -1,0 +1,134 @@
+"""Callers: who presents which bearer token, and which secrets each may read.
+
+Tokens are read once at start and kept only as SHA-256 digests; a presented token is hashed and
+compared in constant time against every caller. ``allow`` holds fnmatch patterns over
+"<vault>/<secret>"; decisions are memoised per (caller, vault, secret).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._config import AuthConfig, TokenConfig
+from ._exceptions import ApiError, ConfigError
+
+__all__ = ["Authenticator", "Caller", "read_token"]
+
+MIN_TOKEN_LENGTH = 16
+_BEARER = "bearer "
+_UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A configured caller: its name and allow patterns (lower-cased)."""
+
+    name: str
+    allow: tuple[str, ...]
+
+
+def read_token(token: TokenConfig, path: str, source: str) -> str:
+    """The caller's token from its file or environment variable; errors name the key."""
+    if token.token_file is not None:
+        where = f"{path}.token_file"
+        try:
+            value = Path(token.token_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(
+                f"Invalid value for '{where}' in {source}: cannot read {token.token_file} "
+                f"({error.strerror})."
+            ) from None
+    else:
+        where = f"{path}.token_env"
+        value = os.environ.get(token.token_env or "", "").strip()
+    if len(value) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"Invalid value for '{where}' in {source}: the token must have at least "
+            f"{MIN_TOKEN_LENGTH} characters (e.g. from `openssl rand -hex 32`)."
+        )
+    return value
+
+
+class Authenticator:
+    """Turns an Authorization header into a Caller and answers allow decisions."""
+
+    def __init__(self, config: AuthConfig, source: str) -> None:
+        self._callers: list[tuple[bytes, Caller]] = []
+        for index, token in enumerate(config.tokens):
+            value = read_token(token, f"auth.tokens[{index}]", source)
+            patterns = tuple(pattern.lower() for pattern in token.allow)
+            digest = hashlib.sha256(value.encode()).digest()
+            self._callers.append((digest, Caller(token.name, patterns)))
+        if not self._callers:
+            raise ConfigError(f"No caller token configured in {source}: add one under 'auth.tokens'.")
+        self._decisions: dict[tuple[str, str, str], bool] = {}
+
+    def identify(self, authorization: str | None) -> Caller | None:
+        """The caller presenting this header, or None (no, malformed or unknown token)."""
+        token = _bearer_token(authorization)
+        if token is None:
+            return None
+        return self._match(token)
+
+    def authenticate(self, authorization: str | None) -> Caller:
+        """The caller, or the 401/403 ApiError to answer."""
+        token = _bearer_token(authorization)
+        if token is None:
+            raise ApiError(
+                401,
+                "Unauthenticated",
+                "Send 'Authorization: Bearer <token>' with a caller token from the sidecar's "
+                "auth.tokens configuration.",
+                _UNAUTHENTICATED,
+            )
+        caller = self._match(token)
+        if caller is None:
+            raise ApiError(
+                403,
+                "Forbidden",
+                "The bearer token is not one of the sidecar's caller tokens; check the token "
+                "file or variable the caller reads.",
+            )
+        return caller
+
+    def _match(self, token: str) -> Caller | None:
+        digest = hashlib.sha256(token.encode()).digest()
+        found = None
+        for expected, caller in self._callers:  # no early exit: timing says nothing about which
+            if hmac.compare_digest(digest, expected):
+                found = caller
+        return found
+
+    def allowed(self, caller: Caller, vault: str, name: str) -> bool:
+        """Whether the caller may read vault/name (both lower-cased)."""
+        key = (caller.name, vault, name)
+        decision = self._decisions.get(key)
+        if decision is None:
+            target = f"{vault}/{name}"
+            decision = any(fnmatch.fnmatchcase(target, pattern) for pattern in caller.allow)
+            if len(self._decisions) > 100_000:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
+
+    def authorize(self, caller: Caller, vault: str, name: str) -> None:
+        """Raise the 403 ApiError unless the caller may read vault/name."""
+        if not self.allowed(caller, vault.lower(), name.lower()):
+            raise ApiError(
+                403,
+                "Forbidden",
+                f"Caller '{caller.name}' may not read '{vault}/{name}'; add a matching pattern "
+                "to its 'allow' list in the sidecar's configuration.",
+            )
+
+
+def _bearer_token(authorization: str | None) -> str | None:
+    if not authorization or authorization[:7].lower() != _BEARER:
+        return None
+    token = authorization[7:].strip()
+    return token if token and " " not in token else None

@@ -1,0 +1,303 @@
+"""The secret cache: prefetch, background refresh, stale-on-error, on-demand reads.
+
+Reads of cached secrets never wait on Key Vault: every tracked secret has its own refresh task
+that replaces its entry before it ages out. Failures keep the last good value (marked stale) until
+cache.max_stale and retry with backoff; misses share one Key Vault call per secret; secrets that do
+not exist are remembered for cache.negative_ttl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from ._clock import Clock
+from ._config import Config, VaultConfig
+from ._exceptions import ApiError
+from ._policy import Backoff, NegativeCache, RateLimit, SingleFlight, refresh_delay
+from ._store import Entry, Key, Store, make_entry
+from ._tasks import Tasks
+from ._upstream import Failed, Failure, Upstream
+
+__all__ = ["Hit", "SecretCache"]
+
+log = logging.getLogger("akv_sidecar")
+Hit = tuple[Entry, float, str]  # entry, age in seconds, cache status ("hit" | "miss" | "stale")
+_GONE = (Failure.NOT_FOUND, Failure.DISABLED)
+
+
+class SecretCache:
+    def __init__(
+        self,
+        config: Config,
+        upstream: Upstream,
+        clock: Clock,
+        rand: Callable[[], float],
+        tasks: Tasks,
+    ) -> None:
+        self._config = config
+        self._cache = config.cache
+        self._upstream = upstream
+        self._clock = clock
+        self._rand = rand
+        self._tasks = tasks
+        self.store = Store(config.cache.max_versions)
+        self._backoff = Backoff(config.cache.backoff_base, config.cache.backoff_max, rand)
+        self._negative: NegativeCache[tuple[str, ...], ApiError] = NegativeCache(
+            clock, config.cache.negative_ttl
+        )
+        self._manual = RateLimit[Key](clock, config.cache.manual_refresh_interval)
+        self._flights: SingleFlight[tuple[str, ...], Entry | Failed] = SingleFlight(tasks.spawn)
+        self._tracked: dict[Key, asyncio.Task[None]] = {}
+        self._vaults = {vault.name.lower(): vault for vault in config.vaults}
+        self.ready = False
+        self.failures: list[dict[str, str]] = []
+
+    def vault(self, name: str) -> VaultConfig | None:
+        return self._vaults.get(name.lower())
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def lookup(self, vault: str, name: str) -> Hit | None:
+        """A servable cached entry (lower-cased keys), without any await: the hot path."""
+        entry = self.store.get((vault, name))
+        if entry is None:
+            return None
+        age = self._clock.monotonic() - entry.fetched_mono
+        if age > self._cache.max_stale:
+            return None
+        return entry, age, "stale" if entry.stale else "hit"
+
+    async def read(self, vault: VaultConfig, name: str, version: str | None = None) -> Hit:
+        """The secret for a caller: from the cache, or fetched once for every concurrent caller."""
+        key = (vault.name.lower(), name.lower())
+        if version is not None:
+            return await self._read_version(vault, name, version)
+        hit = self.lookup(*key)
+        if hit is not None:
+            return hit
+        self._check_remembered(key)
+        if self.store.get(key) is not None:
+            raise _too_stale(vault.name, name, self._cache.max_stale)
+        self._check_permitted(vault, name)
+        entry = await self._fetch_shared(vault, name, wait=False)
+        return entry, 0.0, "miss"
+
+    async def refresh(self, vault: VaultConfig, name: str) -> Hit:
+        """Fetch now for a caller whose value was just rejected; once per secret per interval."""
+        key = (vault.name.lower(), name.lower())
+        self._check_permitted(vault, name)
+        wait = self._manual.acquire(key)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            raise ApiError(
+                429,
+                "TooManyRequests",
+                f"Secret '{vault.name}/{name}' was refreshed less than "
+                f"{self._cache.manual_refresh_interval:g} s ago; retry after {seconds} s.",
+                {"Retry-After": str(seconds)},
+            )
+        self._negative.forget(key)
+        entry = await self._fetch_shared(vault, name, wait=False)
+        return entry, 0.0, "miss"
+
+    async def _read_version(self, vault: VaultConfig, name: str, version: str) -> Hit:
+        key = (vault.name.lower(), name.lower(), version.lower())
+        latest = self.store.get(key[:2])
+        entry = latest if latest and latest.version.lower() == key[2] else self.store.get_version(key)
+        if entry is not None:
+            return entry, self._clock.monotonic() - entry.fetched_mono, "hit"
+        self._check_remembered(key)
+        self._check_permitted(vault, name)
+
+        async def fetch() -> Entry | Failed:
+            outcome = await self._upstream.fetch(vault.name, name, version, wait=False)
+            if isinstance(outcome, Failed):
+                self._remember_if_gone(key, vault.name, name, outcome)
+                return outcome
+            fetched = make_entry(vault.name, outcome, self._clock.time(), self._clock.monotonic())
+            self.store.put_version(fetched)
+            return fetched
+
+        result = await self._flights.run(key, fetch)
+        if isinstance(result, Failed):
+            raise _api_error(vault.name, name, result)
+        return result, 0.0, "miss"
+
+    def _check_remembered(self, key: tuple[str, ...]) -> None:
+        remembered = self._negative.recall(key)
+        if remembered is not None:
+            # A fresh exception each time: re-raising one instance would grow its traceback.
+            raise ApiError(remembered.status, remembered.code, remembered.message)
+
+    def _check_permitted(self, vault: VaultConfig, name: str) -> None:
+        if self._cache.on_demand or "*" in vault.secrets:
+            return
+        if name.lower() not in (secret.lower() for secret in vault.secrets):
+            raise ApiError(
+                404,
+                "SecretNotFound",
+                f"Secret '{vault.name}/{name}' is not in the sidecar's list for this vault and "
+                "on-demand reads are off; add it to the vault's 'secrets' or set cache.on_demand.",
+            )
+
+    # --- fetching ----------------------------------------------------------------------------
+
+    async def _fetch_shared(self, vault: VaultConfig, name: str, *, wait: bool) -> Entry:
+        """One Key Vault call per secret however many callers wait; errors become ApiErrors."""
+        result = await self._flights.run(
+            (vault.name.lower(), name.lower()), lambda: self._fetch_latest(vault, name, wait=wait)
+        )
+        if isinstance(result, Failed):
+            raise _api_error(vault.name, name, result)
+        return result
+
+    async def _fetch_latest(self, vault: VaultConfig, name: str, *, wait: bool) -> Entry | Failed:
+        key = (vault.name.lower(), name.lower())
+        outcome = await self._upstream.fetch(vault.name, name, wait=wait)
+        if isinstance(outcome, Failed):
+            if outcome.kind in _GONE:
+                self.store.remove(key)
+                self._remember_if_gone(key, vault.name, name, outcome)
+            else:
+                self.store.mark_stale(key)
+            return outcome
+        entry = make_entry(vault.name, outcome, self._clock.time(), self._clock.monotonic())
+        self.store.put(entry)
+        self._negative.forget(key)
+        if key not in self._tracked:
+            self._track(vault, name, attempt=0)
+        return entry
+
+    def _remember_if_gone(self, key: tuple[str, ...], vault: str, name: str, failed: Failed) -> None:
+        if failed.kind in _GONE:
+            self._negative.remember(key, _api_error(vault, name, failed))
+
+    # --- prefetch and refresh ----------------------------------------------------------------
+
+    async def prefetch(self) -> None:
+        """Fetch every configured secret in parallel, then mark the cache ready."""
+        started = time.perf_counter()
+        wanted: list[tuple[VaultConfig, str]] = []
+        for vault in self._config.vaults:
+            for name in await self._configured_names(vault):
+                wanted.append((vault, name))
+        results = await asyncio.gather(*(self._prefetch_one(v, n) for v, n in wanted))
+        failed = sum(not ok for ok in results)
+        log.info(
+            "prefetch done: %d secrets, %d failed, in %d ms",
+            len(wanted),
+            failed,
+            (time.perf_counter() - started) * 1000,
+        )
+        self.ready = True
+
+    async def _configured_names(self, vault: VaultConfig) -> list[str]:
+        names = [name for name in vault.secrets if name != "*"]
+        if "*" in vault.secrets:
+            listed = await self._upstream.list_enabled(vault.name)
+            if isinstance(listed, Failed):
+                log.warning("listing vault %s failed: %s", vault.name, listed.detail)
+                self.failures.append({"vault": vault.name, "name": "*", "error": listed.detail})
+            else:
+                known = {name.lower() for name in names}
+                names += [name for name in listed if name.lower() not in known]
+        return names
+
+    async def _prefetch_one(self, vault: VaultConfig, name: str) -> bool:
+        started = time.perf_counter()
+        result = await self._flights.run(
+            (vault.name.lower(), name.lower()), lambda: self._fetch_latest(vault, name, wait=True)
+        )
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if isinstance(result, Failed):
+            log.warning("prefetch %s/%s failed in %d ms: %s", vault.name, name, elapsed_ms, result.detail)
+            self.failures.append({"vault": vault.name, "name": name, "error": result.detail})
+            self._track(vault, name, attempt=0 if result.kind in _GONE else 1)
+            return False
+        log.info("prefetched %s/%s version %s in %d ms", vault.name, name, result.version, elapsed_ms)
+        return True
+
+    def _track(self, vault: VaultConfig, name: str, *, attempt: int) -> None:
+        key = (vault.name.lower(), name.lower())
+        if key not in self._tracked:
+            task = self._tasks.spawn(self._refresh_loop(vault, name, attempt), f"refresh {key}")
+            self._tracked[key] = task
+
+    async def _refresh_loop(self, vault: VaultConfig, name: str, attempt: int) -> None:
+        key = (vault.name.lower(), name.lower())
+        configured = "*" in vault.secrets or name.lower() in (s.lower() for s in vault.secrets)
+        try:
+            while True:
+                await self._clock.sleep(self._next_delay(attempt))
+                result = await self._flights.run(
+                    key, lambda: self._fetch_latest(vault, name, wait=True)
+                )
+                if not isinstance(result, Failed):
+                    attempt = 0
+                elif result.kind in _GONE:
+                    log.warning("refresh %s/%s: %s", vault.name, name, result.detail)
+                    if not configured:
+                        return  # an on-demand secret that went away is no longer kept fresh
+                    attempt = 0
+                else:
+                    log.warning("refresh %s/%s failed: %s", vault.name, name, result.detail)
+                    attempt += 1
+        finally:
+            if self._tracked.get(key) is asyncio.current_task():
+                del self._tracked[key]
+
+    def _next_delay(self, attempt: int) -> float:
+        if attempt == 0:
+            return refresh_delay(self._cache.refresh_interval, self._cache.refresh_jitter, self._rand)
+        return self._backoff.delay(attempt - 1)
+
+
+def _too_stale(vault: str, name: str, max_stale: float) -> ApiError:
+    return ApiError(
+        503,
+        "Unavailable",
+        f"Secret '{vault}/{name}' could not be refreshed for longer than cache.max_stale "
+        f"({max_stale:g} s) and Key Vault is still failing; check the sidecar's log and retry.",
+    )
+
+
+def _api_error(vault: str, name: str, failed: Failed) -> ApiError:
+    """The one mapping from an upstream failure to what the caller is told."""
+    target = f"'{vault}/{name}'"
+    kind = failed.kind
+    if kind is Failure.NOT_FOUND:
+        return ApiError(
+            404,
+            "SecretNotFound",
+            f"Secret {target} does not exist in Key Vault; check the vault and secret names.",
+        )
+    if kind is Failure.DISABLED:
+        return ApiError(
+            404, "SecretDisabled", f"Secret {target} is disabled in Key Vault; enable it or use another."
+        )
+    if kind is Failure.THROTTLED:
+        seconds = math.ceil(failed.retry_after or 1)
+        return ApiError(
+            503,
+            "Unavailable",
+            f"Key Vault is throttling the sidecar for {target}; retry after {seconds} s.",
+            {"Retry-After": str(seconds)},
+        )
+    if kind is Failure.TIMEOUT:
+        return ApiError(
+            504, "UpstreamTimeout", f"Key Vault did not answer for {target}: {failed.detail}; retry."
+        )
+    if kind is Failure.FORBIDDEN:
+        return ApiError(
+            502,
+            "UpstreamError",
+            f"Key Vault refused the sidecar's identity for {target} ({failed.detail}); grant it "
+            "permission to get secrets.",
+        )
+    return ApiError(
+        502, "UpstreamError", f"Key Vault failed for {target} ({failed.detail}); retry shortly."
+    )

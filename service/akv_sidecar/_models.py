@@ -1,0 +1,84 @@
+"""The HTTP API's shapes, for request parsing and the OpenAPI schema.
+
+Responses with secrets are sent as prebuilt bytes, so these models document them rather than
+serialise them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BatchError",
+    "BatchRequest",
+    "BatchRequestItem",
+    "BatchResponse",
+    "ErrorDetail",
+    "ErrorResponse",
+    "FailedSecret",
+    "Health",
+    "Readiness",
+    "SecretResponse",
+]
+
+
+class SecretResponse(BaseModel):
+    vault: str
+    name: str
+    value: str
+    version: str
+    content_type: str | None
+    tags: dict[str, str]
+    enabled: bool
+    not_before: str | None = Field(description="ISO 8601 UTC time, or null")
+    expires_on: str | None = Field(description="ISO 8601 UTC time, or null")
+    updated_on: str | None = Field(description="ISO 8601 UTC time, or null")
+    fetched_at: str = Field(description="when the sidecar fetched this version (ISO 8601 UTC)")
+    age_seconds: float = Field(description="seconds since fetched_at")
+    stale: bool = Field(description="true while Key Vault fails and the last good value is served")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class BatchRequestItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    vault: str
+    name: str
+    version: str | None = None
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    secrets: list[BatchRequestItem]
+
+
+class BatchError(BaseModel):
+    vault: str
+    name: str
+    error: ErrorDetail
+
+
+class BatchResponse(BaseModel):
+    results: list[SecretResponse | BatchError]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class FailedSecret(BaseModel):
+    vault: str
+    name: str
+    error: str
+
+
+class Readiness(BaseModel):
+    status: str
+    failed: list[FailedSecret]

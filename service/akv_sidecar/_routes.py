@@ -1,0 +1,118 @@
+"""The FastAPI routes: everything except cache hits, which the fast path answers first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ._auth import Caller
+from ._cache import Hit, SecretCache
+from ._exceptions import ApiError
+from ._models import (
+    BatchRequest,
+    BatchResponse,
+    ErrorResponse,
+    Health,
+    Readiness,
+    SecretResponse,
+)
+from ._reads import Reads, cache_headers
+
+__all__ = ["build_router"]
+
+_bearer = HTTPBearer(auto_error=False, description="A caller token from the sidecar's auth.tokens")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 422, 429, 502, 503, 504)
+}
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _secret_response(served: tuple[bytes, Hit]) -> Response:
+    body, (_, age, status) = served
+    response = Response(body, media_type="application/json")
+    response.raw_headers.extend(cache_headers(age, status))
+    return response
+
+
+def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
+    router = APIRouter()
+
+    def authenticated(
+        request: Request, _token: HTTPAuthorizationCredentials | None = Security(_bearer)
+    ) -> Caller:
+        # The raw header, not HTTPBearer's parse, decides 401 (absent, malformed) vs 403 (unknown).
+        return reads.caller(request.headers.get("authorization"))
+
+    @router.get("/healthz", response_model=Health, tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Alive: the process answers."""
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz", response_model=Readiness, responses={503: {"model": ErrorResponse}}, tags=["health"]
+    )
+    async def readyz() -> Any:
+        """Ready once every configured secret was fetched once; lists the ones that failed."""
+        if not cache.ready:
+            raise ApiError(
+                503, "NotReady", "The sidecar is still prefetching its secrets; retry shortly."
+            )
+        return {"status": "ready", "failed": cache.failures}
+
+    @router.get(
+        "/v1/vaults/{vault}/secrets/{name}",
+        response_model=SecretResponse,
+        responses=_ERRORS,
+        tags=["secrets"],
+    )
+    async def get_secret(
+        request: Request,
+        vault: str,
+        name: str,
+        version: str | None = Query(default=None, description="a 32-hex version; default latest"),
+        caller: Caller = Depends(authenticated),
+    ) -> Response:
+        """A secret's value and attributes (headers X-Cache: hit|miss|stale and Age)."""
+        return _secret_response(await reads.read(caller, vault, name, version, _client(request)))
+
+    @router.post(
+        "/v1/vaults/{vault}/secrets/{name}/refresh",
+        response_model=SecretResponse,
+        responses=_ERRORS,
+        tags=["secrets"],
+    )
+    async def refresh_secret(
+        request: Request,
+        vault: str,
+        name: str,
+        caller: Caller = Depends(authenticated),
+    ) -> Response:
+        """Fetch from Key Vault now (after a rejected key); once per secret per 10 s, else 429."""
+        return _secret_response(await reads.refresh(caller, vault, name, _client(request)))
+
+    @router.post(
+        "/v1/secrets:batch", response_model=BatchResponse, responses=_ERRORS, tags=["secrets"]
+    )
+    async def batch(
+        request: Request,
+        body: BatchRequest,
+        caller: Caller = Depends(authenticated),
+    ) -> Response:
+        """Many secrets in one round trip; results in request order, errors per item."""
+        if len(body.secrets) > max_batch:
+            raise ApiError(
+                400,
+                "InvalidRequest",
+                f"A batch asks for at most {max_batch} secrets; split it into several requests.",
+            )
+        items = [(item.vault, item.name, item.version) for item in body.secrets]
+        content = await reads.batch(caller, items, _client(request))
+        return Response(content, media_type="application/json")
+
+    return router
+

@@ -1,0 +1,226 @@
+"""Key Vault, as the service sees it: one async SecretClient per vault and plain outcomes.
+
+This module is the only place that knows Azure's exceptions: every call returns either a
+``SecretData`` (or a list of names) or a ``Failed`` outcome. Calls are bounded by a semaphore
+(upstream.concurrency), by an overall deadline (upstream.timeout), and by the vault's gate, which
+a 429 closes for every call to that vault. The SDK never retries (``retry_total=0``): backoff is ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import enum
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import aiohttp
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
+from azure.core.pipeline.transport import AioHttpTransport
+from azure.keyvault.secrets.aio import SecretClient
+
+from ._config import Config, VaultConfig
+from ._credential import VAULT_SCOPE, build_credential
+from ._policy import VaultGate
+from ._secret import SecretData
+
+__all__ = ["Failed", "Failure", "Upstream"]
+
+T = TypeVar("T")
+
+
+class Failure(enum.Enum):
+    NOT_FOUND = "not_found"
+    DISABLED = "disabled"
+    FORBIDDEN = "forbidden"
+    THROTTLED = "throttled"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Why a call failed; ``detail`` is safe to show (status and codes, never a body)."""
+
+    kind: Failure
+    detail: str
+    retry_after: float | None = None
+
+
+class Upstream:
+    """The Key Vault clients of every configured vault, opened and closed together."""
+
+    def __init__(self, config: Config, gate: VaultGate) -> None:
+        self._config = config
+        self._gate = gate
+        self._timeout = config.upstream.timeout
+        self._semaphore = asyncio.Semaphore(config.upstream.concurrency)
+        self._credential: AsyncTokenCredential | None = None
+        self._clients: dict[str, SecretClient] = {}
+
+    async def open(self) -> None:
+        self._credential = build_credential(self._config.credential, self._config.source)
+        for vault in self._config.vaults:
+            self._clients[vault.name.lower()] = self._client(vault, self._credential)
+
+    def _client(self, vault: VaultConfig, credential: AsyncTokenCredential) -> SecretClient:
+        context = ssl.create_default_context()
+        if vault.ca_file:
+            context.load_verify_locations(vault.ca_file)
+        # Our own session so the TLS context is built once and connections are reused.
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=context, limit=self._config.upstream.concurrency),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=True,
+        )
+        return SecretClient(
+            vault.vault_url,
+            credential,
+            transport=AioHttpTransport(session=session, session_owner=True),
+            retry_total=0,
+            verify_challenge_resource=_is_azure_host(vault.vault_url),
+            connection_timeout=self._timeout,
+            read_timeout=self._timeout,
+        )
+
+    async def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+        if self._credential is not None:
+            await self._credential.close()
+            self._credential = None
+
+    async def fetch(
+        self, vault: str, name: str, version: str | None = None, *, wait: bool = True
+    ) -> SecretData | Failed:
+        """Get one secret (its latest or a given version)."""
+        client = self._clients[vault.lower()]
+
+        async def get() -> SecretData:
+            secret = await client.get_secret(name, version)
+            props = secret.properties
+            return SecretData(
+                name=secret.name or name,
+                value=secret.value or "",
+                version=props.version or "",
+                content_type=props.content_type,
+                tags=props.tags,
+                enabled=props.enabled is not False,
+                not_before=props.not_before,
+                expires_on=props.expires_on,
+                updated_on=props.updated_on,
+            )
+
+        return await self._call(vault, get, wait=wait)
+
+    async def list_enabled(self, vault: str) -> list[str] | Failed:
+        """Names of every enabled secret in the vault (for ``secrets: ["*"]``)."""
+        client = self._clients[vault.lower()]
+
+        async def names() -> list[str]:
+            found = [p async for p in client.list_properties_of_secrets() if p.enabled is not False]
+            return [p.name for p in found if p.name]
+
+        return await self._call(vault, names, wait=True)
+
+    async def check_credential(self) -> Failed | None:
+        """Obtain a Key Vault token once; None when it works."""
+        assert self._credential is not None, "open() first"
+        credential = self._credential
+
+        async def token() -> None:
+            await credential.get_token(VAULT_SCOPE)
+
+        return await self._guarded(token)
+
+    async def _call(self, vault: str, work: Callable[[], Awaitable[T]], *, wait: bool) -> T | Failed:
+        key = vault.lower()
+        while True:
+            if not wait and (remaining := self._gate.remaining(key)) > 0:
+                return Failed(Failure.THROTTLED, "throttled by Key Vault", remaining)
+            await self._gate.wait(key)
+            async with self._semaphore:
+                if self._gate.remaining(key) > 0:
+                    continue  # throttled while we queued: go back to waiting
+                outcome = await self._guarded(work)
+            break
+        if isinstance(outcome, Failed) and outcome.kind is Failure.THROTTLED:
+            wait_s = self._gate.throttled(key, outcome.retry_after)
+            return Failed(Failure.THROTTLED, outcome.detail, wait_s)
+        if not isinstance(outcome, Failed):
+            self._gate.succeeded(key)
+        return outcome
+
+    async def _guarded(self, work: Callable[[], Awaitable[T]]) -> T | Failed:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await work()
+        except Exception as error:  # noqa: BLE001 - every failure becomes an outcome, here only
+            return _translate(error, self._timeout)
+
+
+def _is_azure_host(url: str) -> bool:
+    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    return host.endswith(".vault.azure.net")
+
+
+def _translate(error: Exception, timeout: float) -> Failed:
+    """Azure's exceptions as outcomes; messages keep status and codes, never response bodies."""
+    if isinstance(error, TimeoutError | ServiceRequestTimeoutError | ServiceResponseTimeoutError):
+        return Failed(Failure.TIMEOUT, f"no answer within {timeout:g} s")
+    if isinstance(error, ResourceNotFoundError):
+        return Failed(Failure.NOT_FOUND, "not found in Key Vault")
+    if isinstance(error, ClientAuthenticationError) and error.status_code is None:
+        return Failed(Failure.ERROR, f"the credential could not get a token ({type(error).__name__})")
+    if isinstance(error, HttpResponseError):
+        return _translate_status(error)
+    if isinstance(error, ServiceRequestError | ServiceResponseError):
+        return Failed(Failure.ERROR, f"Key Vault could not be reached ({type(error).__name__})")
+    return Failed(Failure.ERROR, f"unexpected {type(error).__name__}")
+
+
+def _translate_status(error: HttpResponseError) -> Failed:
+    status = error.status_code
+    code = error.error.code if error.error is not None else None
+    inner = error.error.innererror if error.error is not None else {}
+    inner_code = inner.get("code") if isinstance(inner, dict) else None
+    detail = f"HTTP {status} {code or ''}".strip()
+    if status == 429:
+        headers = error.response.headers if error.response is not None else {}
+        return Failed(Failure.THROTTLED, detail, _retry_after(headers.get("Retry-After")))
+    if status == 403 and (inner_code == "SecretDisabled" or "disabled" in str(error).lower()):
+        return Failed(Failure.DISABLED, detail)
+    if status in (401, 403):
+        return Failed(Failure.FORBIDDEN, detail)
+    if status == 404:
+        return Failed(Failure.NOT_FOUND, detail)
+    return Failed(Failure.ERROR, detail)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (a number or an HTTP date); None when absent or unusable."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = email.utils.localtime()
+    return max((moment - now).total_seconds(), 0.0)

@@ -1,0 +1,110 @@
+"""Azurite (the Azure Storage emulator from the npm registry) for the Delta tests.
+
+`make test` installs it into `.cache/azurite`; `AzuriteBlob` starts the blob service on a free
+loopback port, in memory, and stops it. Containers are created with a SharedKey-signed request
+(the only thing delta-rs does not do itself).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from email.utils import formatdate
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+AZURITE_BIN = REPO / ".cache" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
+ACCOUNT = "devstoreaccount1"
+# Azurite's published development key (documented by Microsoft; not a real credential).
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+API_VERSION = "2021-08-06"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class AzuriteBlob:
+    """The blob service of Azurite on 127.0.0.1:<free port>, data in memory only."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}/{ACCOUNT}"
+        self._workdir = tempfile.TemporaryDirectory(prefix="azurite-")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> AzuriteBlob:
+        if not AZURITE_BIN.exists():
+            raise RuntimeError(f"{AZURITE_BIN} is missing: run `make test` (it installs Azurite).")
+        self._process = subprocess.Popen(
+            [
+                str(AZURITE_BIN),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.port),
+                "--skipApiVersionCheck",
+                "--loose",
+                "--inMemoryPersistence",
+                "--disableTelemetry",
+                "--silent",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self._workdir.name,  # where Azurite would put its debug files
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"Azurite exited with {self._process.returncode} at start")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise RuntimeError("Azurite did not listen within 30 s")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._process is not None:
+            os.killpg(self._process.pid, signal.SIGTERM)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+            self._process = None
+        self._workdir.cleanup()
+
+    def create_container(self, container: str, key: str = DEV_KEY) -> int:
+        """PUT a container with a SharedKey signature; returns the HTTP status."""
+        date = formatdate(usegmt=True)
+        canonical_headers = f"x-ms-date:{date}\nx-ms-version:{API_VERSION}\n"
+        canonical_resource = f"/{ACCOUNT}/{ACCOUNT}/{container}\nrestype:container"
+        string_to_sign = "PUT\n\n\n\n\n\n\n\n\n\n\n\n" + canonical_headers + canonical_resource
+        digest = hmac.new(base64.b64decode(key), string_to_sign.encode(), hashlib.sha256).digest()
+        headers = {
+            "x-ms-date": date,
+            "x-ms-version": API_VERSION,
+            "Authorization": f"SharedKey {ACCOUNT}:{base64.b64encode(digest).decode()}",
+        }
+        url = f"{self.endpoint}/{container}?restype=container"
+        return httpx.put(url, headers=headers, timeout=10).status_code

@@ -1,0 +1,234 @@
+"""The Dockerfile recipe replayed without Docker: the image would install, start, answer /readyz.
+
+The build and runtime stages are replayed in a temporary root that stands in for the image's
+filesystem: COPY copies from the repo, RUN runs the same deploy/docker/install.sh, ENV and WORKDIR
+apply, then ENTRYPOINT + CMD run against the emulator. Only what needs a Docker engine is not
+replayed: `pip install uv` (the dev venv's uv stands in, with its local cache instead of
+UV_NO_CACHE) and `useradd` (the uid is checked statically in test_dockerfile.py).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psutil
+import pytest
+
+from ._dockerfile import Dockerfile, Stage
+from ._processes import clean_environ, fingerprint, free_port, http_status, wait_for_status
+
+if TYPE_CHECKING:
+    from akv_emulator import Emulator
+
+REPO = Path(__file__).resolve().parents[2]
+DEV_BIN = Path(sys.executable).parent
+NOT_REPLAYED = ("pip install", "useradd")
+IGNORED = {"ARG", "LABEL", "USER", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK", "ENTRYPOINT", "CMD"}
+SECRET_NAMES = ("bronze-storage-key", "silver-storage-key")
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Image:
+    """The temporary root standing in for the image filesystem, and the runtime settings."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: Path | None = None
+
+    def path(self, container_path: str) -> Path:
+        return self.root / container_path.lstrip("/")
+
+    def argument(self, word: str) -> str:
+        """An absolute path that exists in the image maps into the root; anything else stays."""
+        if word.startswith("/") and self.path(word).exists():
+            return str(self.path(word))
+        return word
+
+    def build_argument(self, word: str) -> str:
+        """Build steps take paths only: every absolute word maps into the root."""
+        return str(self.path(word)) if word.startswith("/") else word
+
+    def command(self, words: list[str]) -> list[str]:
+        program = shutil.which(words[0], path=self.env["PATH"])
+        assert program, f"{words[0]} is not on the image's PATH"
+        assert Path(program).is_relative_to(self.root), f"{program} is not inside the image"
+        return [program, *map(self.argument, words[1:])]
+
+
+def copy(image: Image, item_words: list[str], *, from_stage: bool) -> None:
+    *sources, destination = item_words
+    assert image.workdir is not None
+    target = image.path(destination) if destination.startswith("/") else image.workdir / destination
+    into_folder = destination.endswith("/") or len(sources) > 1
+    for source in sources:
+        origin = image.path(source) if from_stage else REPO / source
+        if origin == target:
+            continue
+        if origin.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+            shutil.copytree(origin, target, dirs_exist_ok=True, ignore=ignore)
+        else:
+            path = target / origin.name if into_folder else target
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, path)
+
+
+def replay(stage: Stage, image: Image, build_env: dict[str, str]) -> None:
+    """Apply one stage's instructions to the image root."""
+    for item in stage.instructions:
+        if item.keyword == "WORKDIR":
+            image.workdir = image.path(item.argument)
+            image.workdir.mkdir(parents=True, exist_ok=True)
+        elif item.keyword == "COPY":
+            words = item.words()
+            from_stage = words[0].startswith("--from=")
+            copy(image, words[1:] if from_stage else words, from_stage=from_stage)
+        elif item.keyword == "RUN":
+            if item.argument.startswith(NOT_REPLAYED):
+                continue
+            words = item.words()
+            script = image.path(f"/usr/local/bin/{words[0]}")
+            assert script.exists(), f"teach this test the RUN {item.argument!r}"
+            command = ["bash", str(script), *map(image.build_argument, words[1:])]
+            subprocess.run(command, env=build_env, cwd=image.workdir, check=True, timeout=240)
+        elif item.keyword != "ENV":
+            assert item.keyword in IGNORED, f"teach this test the {item.keyword} instruction"
+
+
+def runtime_env(stage: Stage, image: Image, extra: dict[str, str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for key, value in stage.env().items():
+        if key == "PATH":
+            parts = value.replace("$PATH", os.environ["PATH"]).split(":")
+            value = ":".join(image.argument(part) for part in parts)
+        elif key == "HOME":
+            image.path(value).mkdir(parents=True, exist_ok=True)  # the tmpfs /tmp mount
+            value = image.argument(value)
+        env[key] = value
+    return clean_environ({**env, **extra})
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under root except /tmp, with its size and mtime."""
+    writable = root / "tmp"
+    return {
+        str(path.relative_to(root)): (path.lstat().st_size, path.lstat().st_mtime_ns)
+        for path in root.rglob("*")
+        if writable not in path.parents and path != writable
+    }
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Image:
+    """The image built by replaying the Dockerfile's build and runtime stages into tmp_path."""
+    dockerfile = Dockerfile.read(REPO / "Dockerfile")
+    image = Image(root=tmp_path / "image")
+    build = dockerfile.stage("build")
+    build_env = {k: v for k, v in build.env().items() if k != "UV_NO_CACHE"}
+    build_env = clean_environ({**build_env, "UV": str(DEV_BIN / "uv"), "PYTHON": sys.executable})
+    replay(build, image, build_env)
+    replay(dockerfile.final, image, build_env)
+    return image
+
+
+@pytest.fixture
+def served(
+    image: Image, emulator: Emulator
+) -> Iterator[tuple[Image, subprocess.Popen[bytes], list[str]]]:
+    """The image's ENTRYPOINT + CMD running against the emulator, with its HEALTHCHECK command."""
+    for name in SECRET_NAMES:
+        emulator.set_secret("kv1", name, secrets.token_urlsafe(32))
+    token_file = image.path("/var/run/secrets/akv-sidecar/token")
+    token_file.parent.mkdir(parents=True)
+    token_file.write_text(secrets.token_urlsafe(32))
+    config = image.path("/etc/akv-sidecar/config.yaml")
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        "auth: {tokens: [{name: spark, token_file: " + str(token_file) + "}]}\n"
+        f"vaults: [{{name: kv1, url: '{emulator.vault_url('kv1')}', "
+        f"ca_file: '{emulator.ca_file}', secrets: [{', '.join(SECRET_NAMES)}]}}]\n"
+        "credential: {kind: managed_identity}\n"
+    )
+    final = Dockerfile.read(REPO / "Dockerfile").final
+    extra = {**emulator.identity_env(), "AKV_SIDECAR_LISTEN__PORT": str(free_port())}
+    image.env = runtime_env(final, image, extra)
+    entrypoint = final.one("ENTRYPOINT").exec_form() + final.one("CMD").exec_form()
+    healthcheck = image.command(final.one("HEALTHCHECK").exec_form())
+    before = snapshot(image.root)
+    process = subprocess.Popen(
+        image.command(entrypoint),
+        env=image.env,
+        cwd=image.workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield image, process, healthcheck
+    finally:
+        if process.poll() is None:
+            process.kill()
+        assert process.stdout is not None
+        output = process.stdout.read().decode(errors="replace")
+        process.stdout.close()
+        process.wait(timeout=15)
+        for name in SECRET_NAMES:
+            assert emulator.get_value("kv1", name) not in output
+    assert snapshot(image.root) == before, "the sidecar wrote outside /tmp"
+
+
+def test_image_recipe_starts_serves_and_stops(
+    served: tuple[Image, subprocess.Popen[bytes], list[str]], emulator: Emulator
+) -> None:
+    """Installed by install.sh, ENTRYPOINT answers /healthz and /readyz, HEALTHCHECK passes."""
+    image, process, healthcheck = served
+    base = f"http://127.0.0.1:{image.env['AKV_SIDECAR_LISTEN__PORT']}"
+    wait_for_status(f"{base}/readyz", lambda: process.poll() is None, timeout=30)
+    assert http_status(f"{base}/healthz") == 200
+    assert emulator.calls(vault="kv1", op="get") == len(SECRET_NAMES)
+
+    # One process: no uvicorn workers, no reloader.
+    assert psutil.Process(process.pid).children(recursive=True) == []
+
+    check = subprocess.run(healthcheck, env=image.env, timeout=10, check=False)
+    assert check.returncode == 0
+
+    # The image serves what it prefetched (compared by digest: no value in test output).
+    token = image.path("/var/run/secrets/akv-sidecar/token").read_text()
+    fetch = subprocess.run(
+        [
+            image.command(["python"])[0],
+            "-c",
+            "import hashlib, json, sys, urllib.request as u;"
+            "r = u.Request(sys.argv[1], headers={'Authorization': 'Bearer ' + sys.argv[2]});"
+            "print(hashlib.sha256(json.load(u.urlopen(r))['value'].encode()).hexdigest())",
+            f"{base}/v1/vaults/kv1/secrets/bronze-storage-key",
+            token,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    assert fetch.stdout.strip() == fingerprint(emulator.get_value("kv1", "bronze-storage-key"))
+
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+    assert time.monotonic() - started < 11
+
+    # The same HEALTHCHECK fails once nothing serves, within its own timeout plus a second.
+    started = time.monotonic()
+    assert subprocess.run(healthcheck, env=image.env, timeout=10, check=False).returncode != 0
+    assert time.monotonic() - started < 3 + 1

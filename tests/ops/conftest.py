@@ -1,0 +1,88 @@
+"""Fixtures for the operations tests: a seeded emulator, a sidecar factory, a leak check."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from akv_sidecar.testing import RunningSidecar, emulator_config, run_sidecar
+
+if TYPE_CHECKING:
+    from akv_emulator import Emulator
+
+# Made-up values; the leak check looks for each of them in everything the tests captured.
+SEEDED = {
+    "bronze": "bronze-value-9c41e7a0d2",
+    "silver": "silver-value-3b7f0c55e1",
+    "gold": "gold-value-a1d4c2b9f7",
+}
+StartSidecar = Callable[..., AbstractContextManager[RunningSidecar]]
+
+
+class Output:
+    """Everything the test printed (stdout, where the audit log goes), kept for the leak check."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+        self.seen: list[str] = []
+
+    def read(self) -> str:
+        captured = self._capsys.readouterr()
+        self.seen += [captured.out, captured.err]
+        return captured.out
+
+    def audit_lines(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait (bounded) until `count` audit lines were written; they are drained in batches."""
+        lines: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(lines) < count and time.monotonic() < deadline:
+            for line in self.read().splitlines():
+                if line.startswith("{") and '"akv_sidecar.audit"' in line:
+                    lines.append(json.loads(line))
+            time.sleep(0.05)
+        return lines
+
+
+@pytest.fixture
+def output(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Iterator[Output]:
+    """Captured output; afterwards asserts no seeded secret value appeared in it or in any log."""
+    captured = Output(capsys)
+    yield captured
+    captured.read()
+    text = "\n".join(captured.seen) + "\n".join(record.getMessage() for record in caplog.records)
+    text += "\n".join(repr(record.__dict__) for record in caplog.records)
+    for value in SEEDED.values():
+        assert value not in text
+
+
+@pytest.fixture
+def kv(emulator: Emulator, identity_env: dict[str, str]) -> Emulator:
+    """The emulator with bronze, silver and gold in vault kv1; managed identity pointed at it."""
+    for name, value in SEEDED.items():
+        emulator.set_secret("kv1", name, value)
+    return emulator
+
+
+@pytest.fixture
+def start(kv: Emulator, tmp_path: Path, output: Output) -> StartSidecar:
+    """Starts a sidecar prefetching bronze and silver (gold is on demand) with extra sections."""
+
+    def start_sidecar(**sections: Any) -> AbstractContextManager[RunningSidecar]:
+        sections.setdefault("cache", {"refresh_interval": "1h"})
+        config = emulator_config(kv, tmp_path, secrets={"kv1": ["bronze", "silver"]}, **sections)
+        return run_sidecar(config)
+
+    return start_sidecar
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for a caller token."""
+    return {"Authorization": f"Bearer {token}"}

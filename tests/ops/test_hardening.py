@@ -1,0 +1,122 @@
+"""Hardening against the running service: X-Forwarded-For, size limits, 429 limits, rotation."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from .conftest import SEEDED, StartSidecar, bearer
+
+if TYPE_CHECKING:
+    from akv_emulator import Emulator
+
+
+def test_forwarded_requests_are_refused_by_default(start: StartSidecar) -> None:
+    """X-Forwarded-For gets 400 ForwardedRequest, also on a would-be cache hit; allow lets it in."""
+    with start() as sidecar:
+        headers = {**bearer(sidecar.token), "X-Forwarded-For": "203.0.113.9"}
+        refused = httpx.get(f"{sidecar.url}/v1/vaults/kv1/secrets/bronze", headers=headers)
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "ForwardedRequest"
+        assert SEEDED["bronze"] not in refused.text
+    with start(limits={"forwarded_for": "allow"}) as sidecar:
+        allowed = httpx.get(
+            f"{sidecar.url}/v1/vaults/kv1/secrets/bronze", headers=headers | bearer(sidecar.token)
+        )
+        assert allowed.status_code == 200
+
+
+def test_header_and_body_size_limits(start: StartSidecar) -> None:
+    """Oversized headers get 431 and an oversized body 413, with JSON errors; serving goes on."""
+    limits = {"max_header_bytes": 4096, "max_body_bytes": 1024}
+    with (
+        start(limits=limits) as sidecar,
+        httpx.Client(base_url=sidecar.url, headers=bearer(sidecar.token)) as c,
+    ):
+        big_header = c.get("/v1/vaults/kv1/secrets/bronze", headers={"X-Padding": "p" * 5000})
+        body = {"secrets": [{"vault": "kv1", "name": "bronze"}] * 40}
+        big_body = c.post("/v1/secrets:batch", json=body)
+        fine = c.get("/v1/vaults/kv1/secrets/bronze")
+    assert (big_header.status_code, big_header.json()["error"]["code"]) == (431, "HeadersTooLarge")
+    assert (big_body.status_code, big_body.json()["error"]["code"]) == (413, "PayloadTooLarge")
+    assert fine.status_code == 200
+
+
+def test_concurrency_limit_answers_429(start: StartSidecar, kv: Emulator) -> None:
+    """With max_concurrency 2 and two reads hanging on Key Vault, a third request gets 429."""
+    with start(limits={"max_concurrency": 2}, upstream={"timeout": "3s"}) as sidecar:
+        kv.inject(vault="kv1", hang=True)
+        url = f"{sidecar.url}/v1/vaults/kv1/secrets"
+        results: list[int] = []
+
+        def hanging_read(name: str) -> None:
+            results.append(
+                httpx.get(f"{url}/{name}", headers=bearer(sidecar.token), timeout=10).status_code
+            )
+
+        threads = [threading.Thread(target=hanging_read, args=(f"absent-{i}",)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        try:
+            refused = _until_refused(f"{url}/bronze", sidecar.token)
+        finally:
+            kv.clear_faults()
+            for thread in threads:
+                thread.join(10)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "TooManyRequests"
+    assert refused.headers["retry-after"] == "1"
+    assert len(results) == 2
+
+
+def _until_refused(url: str, token: str) -> httpx.Response:
+    """Repeat a request until it is refused with 429 (bounded: the hanging reads take a moment)."""
+    response = httpx.get(url, headers=bearer(token))
+    for _ in range(100):
+        if response.status_code == 429:
+            break
+        threading.Event().wait(0.02)
+        response = httpx.get(url, headers=bearer(token))
+    return response
+
+
+def test_connection_limit_answers_429_and_closes(start: StartSidecar) -> None:
+    """With max_connections 2, a request on a third open connection gets 429 and is closed."""
+    with start(limits={"max_connections": 2}) as sidecar:
+        held = [socket.create_connection(("127.0.0.1", sidecar.port)) for _ in range(2)]
+        try:
+            with socket.create_connection(("127.0.0.1", sidecar.port)) as third:
+                third.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                third.settimeout(5)
+                answer = b""
+                while chunk := third.recv(4096):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 429")
+            assert b"TooManyRequests" in answer
+        finally:
+            for sock in held:
+                sock.close()
+        assert httpx.get(f"{sidecar.url}/healthz").status_code == 200
+
+
+def test_token_rotation_by_replacing_the_file(start: StartSidecar, tmp_path: Path) -> None:
+    """Replacing a caller's token file makes the new token work at once and the old one fail,
+    without a restart; only hashes of tokens are kept in memory."""
+    with start() as sidecar:  # its token file is tmp_path / "token"
+        url = f"{sidecar.url}/v1/vaults/kv1/secrets/bronze"
+        old = sidecar.token
+        assert httpx.get(url, headers=bearer(old)).status_code == 200
+        new = "rotated-token-" + "7" * 32
+        staged = tmp_path / "token.new"
+        staged.write_text(new)
+        staged.replace(tmp_path / "token")
+        assert httpx.get(url, headers=bearer(new)).status_code == 200
+        refused = httpx.get(url, headers=bearer(old))
+        assert refused.status_code == 403
+        auth = sidecar.sidecar.auth if sidecar.sidecar else None
+        assert new not in repr(vars(auth))
+        assert old not in repr(vars(auth))

@@ -1,0 +1,100 @@
+"""The sidecar when trust breaks: a TLS failure on the way to Key Vault, and a failing
+managed-identity token endpoint. Both are real: the TLS failure is a proxy presenting a
+certificate from a CA the sidecar does not trust; the token endpoint is the emulator's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from akv_emulator import Emulator
+
+from akv_sidecar.testing import RunningSidecar
+from tests.reliability._checks import (
+    assert_reported,
+    assert_serves_last_good,
+    recover_with_new_version,
+    wait_degraded,
+)
+from tests.reliability._tls_proxy import TlsFailureProxy
+from tests.reliability.conftest import SECRETS, Api, wait_until
+
+StartSidecar = Callable[..., AbstractContextManager[RunningSidecar]]
+
+
+def test_tls_failure_serves_cached_and_recovers(
+    start_sidecar: StartSidecar, emulator: Emulator, seeded: dict[str, str], tmp_path: Path
+) -> None:
+    """When the vault's certificate stops being trusted, cached reads go on (stale), the failure
+    is reported, and once TLS is right again refreshes resume by themselves."""
+    vault = urlsplit(emulator.vault_url("kv1"))
+    assert vault.hostname is not None and vault.port is not None
+    with (
+        TlsFailureProxy((vault.hostname, vault.port), tmp_path / "untrusted") as proxy,
+        start_sidecar(vault_url=proxy.url) as sidecar,
+    ):
+        api = Api(sidecar)
+        try:
+            proxy.fail_tls(True)
+            wait_degraded(api, "alpha")
+            assert "certificate" in api.status("alpha")["last_error"].lower() or api.status(
+                "alpha"
+            )["last_error"]
+            for name, value in seeded.items():
+                assert_serves_last_good(api, name, value)
+            assert_reported(api, "alpha")
+            proxy.fail_tls(False)
+            recover_with_new_version(api, emulator, "alpha")
+        finally:
+            api.close()
+
+
+def test_token_endpoint_failure_at_start_then_recovers(
+    start_sidecar: StartSidecar, emulator: Emulator, seeded: dict[str, str]
+) -> None:
+    """With the token endpoint failing at start the sidecar has nothing to serve: it becomes
+    ready with every secret listed as failed, answers reads with a quick JSON error (never a
+    hang), and fetches the secrets by itself once the endpoint works again."""
+    emulator.fail_identity(500)
+    with start_sidecar() as sidecar:
+        api = Api(sidecar)
+        try:
+            ready = api.readyz()
+            assert ready.status_code == 200
+            assert {item["name"] for item in ready.json()["failed"]} >= set(SECRETS)
+            response = api.read("alpha")
+            assert 500 <= response.status_code < 600
+            assert response.json()["error"]["code"]
+            assert emulator.calls(op="get", status=200) == 0
+            emulator.fail_identity(None)
+
+            def served() -> bool:
+                """every secret is served after the token endpoint recovers"""
+                return all(api.read(name).status_code == 200 for name in SECRETS)
+
+            wait_until(served)
+            assert api.read("beta").json()["value"] == seeded["beta"]
+        finally:
+            api.close()
+
+
+def test_token_endpoint_failure_does_not_touch_cached_reads(
+    start_sidecar: StartSidecar, emulator: Emulator, seeded: dict[str, str]
+) -> None:
+    """A token endpoint failing after start changes nothing for cached reads: the sidecar's token
+    is still valid, so reads and refreshes go on and no read fails."""
+    with start_sidecar() as sidecar, httpx.Client(
+        base_url=sidecar.url, headers={"Authorization": f"Bearer {sidecar.token}"}
+    ) as http:
+        emulator.fail_identity(500)
+        gets = emulator.calls(op="get", status=200)
+        wait_until(lambda: emulator.calls(op="get", status=200) >= gets + 2)
+        for name, value in seeded.items():
+            response = http.get(f"/v1/vaults/kv1/secrets/{name}")
+            assert response.status_code == 200
+            assert response.json()["value"] == value
+        emulator.fail_identity(None)

@@ -1,0 +1,90 @@
+"""Fixtures for the sidecar's tests: seeded vaults, running sidecars, and the log scan.
+
+Every secret value a test seeds goes through ``kv.seed`` so that the autouse ``no_secret_in_logs``
+fixture can check, after each test, that no log record produced during it contains any of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from akv_emulator import Emulator
+
+from akv_sidecar.testing import emulator_config
+
+SEEDED: set[str] = set()  # every value seeded in this session
+
+
+class Vault:
+    """The emulator's vault "kv1" with values that are random and registered for the log scan."""
+
+    name = "kv1"
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def seed(self, *names: str) -> dict[str, str]:
+        values = {name: self.rotate(name) for name in names}
+        return values
+
+    def rotate(self, name: str) -> str:
+        """Set a new random value (a new version) and return it."""
+        value = f"val-{name}-{secrets.token_hex(12)}"
+        SEEDED.add(value)
+        self.emulator.set_secret(self.name, name, value)
+        return value
+
+    def gets(self, name: str | None = None, status: int | None = None) -> int:
+        """Key Vault get calls so far (challenges excluded)."""
+        return self.emulator.calls(vault=self.name, op="get", secret=name, status=status)
+
+
+@pytest.fixture
+def kv(emulator: Emulator, identity_env: dict[str, str]) -> Vault:
+    """The vault "kv1" of a fresh emulator, with the managed-identity environment set."""
+    return Vault(emulator)
+
+
+@pytest.fixture
+def make_config(emulator: Emulator, tmp_path: Path) -> Callable[..., dict[str, Any]]:
+    """emulator_config for kv1 with the given secrets and section overrides."""
+
+    def make(*names: str, **sections: Any) -> dict[str, Any]:
+        return emulator_config(emulator, tmp_path, {"kv1": list(names)}, **sections)
+
+    return make
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll ``condition`` (bounded in time) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """After each test: no log record of any logger contains a seeded secret value."""
+    caplog.set_level(logging.DEBUG, logger="akv_sidecar")
+    caplog.set_level(logging.INFO)
+    yield
+    for record in caplog.records:
+        text = record.getMessage() + (caplog.handler.format(record) if record.exc_info else "")
+        leaked = [value for value in SEEDED if value in text]
+        assert not leaked, f"a secret value leaked into the log line from {record.name}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Tell the run how many values the log scan covered."""
+    if SEEDED:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"service log scan: {len(SEEDED)} seeded secret values never logged")
