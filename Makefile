@@ -60,7 +60,13 @@ fmt: $(STAMP)  ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)  ## run the benchmarks into bench/results/
+# wrk, the load generator, comes from Debian's packages (the bench runs it outside the sidecar).
+WRK := /usr/bin/wrk
+
+$(WRK):
+	apt-get update -qq && apt-get install -y -qq wrk
+
+bench: $(STAMP) $(WRK)  ## run the benchmarks into bench/results/
 	$(BIN)/python -m bench
 
 clean:  ## remove the virtual environment and caches

@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # one broken scenario must not hide the others' numbers
                 failed = True
                 traceback.print_exc()
-                outcome = Outcome({"error": f"{type(exc).__name__}: {exc}"},
-                                  [Row(name, f"did not run: {type(exc).__name__}", "-", False)])  # fmt: skip
+                error = f"{type(exc).__name__}: {exc}"
+                outcome = Outcome(
+                    {"error": error}, [Row(name, f"did not run: {error}", "-", False)]
+                )
             outcome.data["elapsed_s"] = round(time.perf_counter() - started, 1)
             results["scenarios"][name] = outcome.data
             rows += outcome.rows

@@ -116,11 +116,15 @@ def _row(count: int, result: dict[str, Any]) -> Row:
     sidecar = result["sidecar"]
     one = result["one_by_one"]
     estimated = " (extrapolated)" if one["extrapolated"] else ""
-    measured = (
-        f"sidecar {sidecar['prefetch_s']:.2f} s (spawn to ready {sidecar['spawn_to_ready_s']:.2f} s);"
-        f" one by one {one['seconds']:.2f} s{estimated}: **{result['speedup_vs_one_by_one']:.1f}x**;"
-        f" 5 threads {result['five_threads_s']:.2f} s: {result['speedup_vs_five_threads']:.1f}x;"
-        f" ideal {result['ideal_s']:.2f} s: {result['vs_ideal']:.2f}x"
+    measured = "; ".join(
+        (
+            f"sidecar {sidecar['prefetch_s']:.2f} s "
+            f"(spawn to ready {sidecar['spawn_to_ready_s']:.2f} s)",
+            f"one by one {one['seconds']:.2f} s{estimated}: "
+            f"**{result['speedup_vs_one_by_one']:.1f}x**",
+            f"5 threads {result['five_threads_s']:.2f} s: {result['speedup_vs_five_threads']:.1f}x",
+            f"ideal {result['ideal_s']:.2f} s: {result['vs_ideal']:.2f}x",
+        )
     )
     if count in TARGETS:
         factor = TARGETS[count][1]

@@ -52,8 +52,8 @@ def run(settings: RunSettings) -> Outcome:
     }
     row = Row(
         f"4. Spark driver start, {count} connections",
-        f"through the sidecar {through_median * 1000:.1f} ms vs direct {direct_median * 1000:.0f} ms"
-        f" (medians of {settings.driver_repeats}): **{speedup:.0f}x**",
+        f"through the sidecar {through_median * 1000:.1f} ms vs direct "
+        f"{direct_median * 1000:.0f} ms (medians of {settings.driver_repeats}): **{speedup:.0f}x**",
         f">= {TARGET:.0f}x faster",
         speedup >= TARGET and errors == 0,
     )

@@ -7,7 +7,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs in the dev group
 
 from bench._wrk import wrk_version
 

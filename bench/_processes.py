@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs in the dev group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +81,7 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
 def rss_mib(pid: int) -> float:
     """Resident memory of ``pid`` and its children, in MiB."""
     parent = psutil.Process(pid)
-    total = parent.memory_info().rss
+    total = int(parent.memory_info().rss)
     for child in parent.children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
             total += child.memory_info().rss
@@ -91,7 +91,7 @@ def rss_mib(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time ``pid`` has used so far."""
     times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    return float(times.user) + float(times.system)
 
 
 def python_command(*args: str) -> list[str]:

@@ -8,18 +8,20 @@ from typing import Any
 
 from bench._report import Row
 
+RESULTS_DIR = Path(__file__).with_name("results")
+
 
 @dataclass(frozen=True)
 class RunSettings:
     quick: bool = False
-    results_dir: Path = Path(__file__).with_name("results")
+    results_dir: Path = RESULTS_DIR
     work_dir: Path = Path("/tmp")
     # 1-2: cache-hit throughput and latency
     connections: int = 32
-    wrk_threads: int = 2
+    wrk_threads: int = 1  # one core for wrk, one for the server under test
     wrk_seconds: float = 10.0
     warmup_seconds: float = 2.0
-    rounds: int = 2  # bare, sidecar, bare, sidecar...: the ratio is taken over the sum
+    rounds: int = 3  # bare, sidecar, bare, sidecar...: the ratio is taken over the sums
     # 3: cold start
     keyvault_latency_s: float = 0.15
     cold_start_sizes: tuple[int, ...] = (5, 50, 500)

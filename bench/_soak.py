@@ -8,6 +8,7 @@ sidecar's RSS each second and looks at /readyz and /v1/status in each phase.
 
 from __future__ import annotations
 
+import json
 import secrets as value_source
 import subprocess
 import time
@@ -35,12 +36,17 @@ PHASES: tuple[tuple[float, str, dict[str, Any] | None], ...] = (
 WARMUP_FRACTION = 0.1  # RSS growth is measured from here to the end
 
 
-def _look(sidecar: SidecarProcess) -> dict[str, Any]:
-    """What an operator would see: /readyz and a summary of /v1/status."""
+def _look(sidecar: SidecarProcess, names: list[str]) -> dict[str, Any]:
+    """What an operator would see (/readyz, a summary of /v1/status) and what readers get."""
     with httpx.Client(base_url=sidecar.url, headers=sidecar.headers, timeout=5) as client:
         ready = client.get("/readyz")
         status = client.get("/v1/status")
-    view: dict[str, Any] = {"readyz": ready.status_code, "readyz_body": _json(ready)}
+        caches = [client.get(sidecar.secret_path(name)).headers.get("X-Cache") for name in names]
+    view: dict[str, Any] = {
+        "readyz": ready.status_code,
+        "readyz_body": _json(ready),
+        "reads_x_cache": {kind: caches.count(kind) for kind in sorted(set(map(str, caches)))},
+    }
     if status.status_code == 200:
         secrets = _status_secrets(status.json())
         view["status_secrets"] = len(secrets)
@@ -90,14 +96,14 @@ def run(settings: RunSettings) -> Outcome:
                     if pending and elapsed >= pending[0][0] * duration:
                         _, name, fault = pending.pop(0)
                         if phases:
-                            phases[-1]["at_end"] = _look(sidecar)
+                            phases[-1]["at_end"] = _look(sidecar, prefetched)
                         _switch(emulator, fault)
                         phases.append(
                             {"phase": name, "starts_s": round(elapsed, 1), "fault": fault}
                         )
                     rss.append((round(elapsed, 1), round(rss_mib(sidecar.pid), 2)))
                     time.sleep(1.0)
-                phases[-1]["at_end"] = _look(sidecar)
+                phases[-1]["at_end"] = _look(sidecar, prefetched)
                 output, _ = load.communicate(timeout=60)
             finally:
                 if load.poll() is None:
@@ -123,8 +129,6 @@ def _start_load(
 
 
 def _parse(output: str) -> dict[str, Any]:
-    import json
-
     lines = [line for line in output.splitlines() if line.startswith("{")]
     if not lines:
         raise RuntimeError("the soak load generator printed no summary")
@@ -154,7 +158,11 @@ def _outcome(
         "rss_mib": {"after_warmup": baseline, "final": final, "peak": peak,
                     "growth": round(growth, 4), "samples": rss},
     }  # fmt: skip
-    ok_recovery = recovered.get("readyz") == 200 and recovered.get("status_stale", 0) == 0
+    ok_recovery = (
+        recovered["readyz"] == 200
+        and recovered["reads_x_cache"].get("stale", 0) == 0
+        and recovered.get("status_stale", 0) == 0
+    )
     row = Row(
         f"7. Soak, {settings.soak_seconds:.0f} s, outage + 429 storm",
         f"**{failures}** failed of {counts.get('cached_reads', 0):,} cached reads; RSS "

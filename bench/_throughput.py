@@ -95,34 +95,50 @@ def _summary(results: list[WrkResult]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _access_log_lines(sidecar: SidecarProcess) -> int:
+    """uvicorn access-log lines: there must be none (the audit log replaces them)."""
+    with sidecar.log_path.open("rb") as log:
+        return sum(1 for line in log if b"uvicorn.access" in line)
+
+
+def _measure(
+    settings: RunSettings, work_dir: Path, value: str
+) -> tuple[list[WrkResult], list[WrkResult], dict[str, Any]]:
+    """Alternate wrk rounds on the bare app and the sidecar; check the reads were all recorded."""
+    bare_results: list[WrkResult] = []
+    sidecar_results: list[WrkResult] = []
+    with (
+        running_emulator(work_dir / "emulator", {SECRET: value}) as emulator,
+        running_sidecar(emulator, work_dir / "sidecar", [SECRET]) as sidecar,
+    ):
+        response_file = work_dir / "bare-response.json"
+        response_file.write_text(json.dumps(capture_response(sidecar, SECRET)))
+        sidecar_url = sidecar.url + sidecar.secret_path(SECRET)
+        with running_bare_app(response_file, work_dir) as bare_url:
+            lines_before, hits_before = _audit_lines(sidecar), _cache_hits(sidecar)
+            sent = 0
+            for _ in range(settings.rounds):
+                bare_results.append(_load(bare_url, settings, sidecar.headers)[0])
+                result, requests = _load(sidecar_url, settings, sidecar.headers)
+                sidecar_results.append(result)
+                sent += requests
+            lines = _wait_for_audit(sidecar, lines_before + sent) - lines_before
+            hits_after = _cache_hits(sidecar)
+            recorded = {
+                "requests_sent": sent,
+                "audit_lines_written": lines,
+                "metrics_cache_hits": None
+                if hits_after is None or hits_before is None
+                else hits_after - hits_before,
+                "access_log_lines": _access_log_lines(sidecar),
+            }
+    return bare_results, sidecar_results, recorded
+
+
 def run(settings: RunSettings) -> Outcome:
     work_dir = settings.work_dir / "throughput"
     value = value_source.token_urlsafe(75)  # 100 characters, made up
-    bare_results: list[WrkResult] = []
-    sidecar_results: list[WrkResult] = []
-    audit: dict[str, Any] = {}
-    with running_emulator(work_dir / "emulator", {SECRET: value}) as emulator:
-        with running_sidecar(emulator, work_dir / "sidecar", [SECRET]) as sidecar:
-            response_file = work_dir / "bare-response.json"
-            response_file.write_text(json.dumps(capture_response(sidecar, SECRET)))
-            sidecar_url = sidecar.url + sidecar.secret_path(SECRET)
-            with running_bare_app(response_file, work_dir) as bare_url:
-                lines_before, hits_before = _audit_lines(sidecar), _cache_hits(sidecar)
-                sent = 0
-                for _ in range(settings.rounds):
-                    bare_results.append(_load(bare_url, settings, sidecar.headers)[0])
-                    result, requests = _load(sidecar_url, settings, sidecar.headers)
-                    sidecar_results.append(result)
-                    sent += requests
-                lines = _wait_for_audit(sidecar, lines_before + sent) - lines_before
-                hits_after = _cache_hits(sidecar)
-                audit = {
-                    "requests_sent": sent,
-                    "audit_lines_written": lines,
-                    "metrics_cache_hits": None
-                    if hits_after is None or hits_before is None
-                    else hits_after - hits_before,
-                }
+    bare_results, sidecar_results, audit = _measure(settings, work_dir, value)
     bare, side = _summary(bare_results), _summary(sidecar_results)
     ratio = side["requests_per_s"] / bare["requests_per_s"]
     p99_ratio = side["p99_ms"] / bare["p99_ms"]
@@ -130,7 +146,11 @@ def run(settings: RunSettings) -> Outcome:
         {"bare ASGI app": bare["percentiles_us"], "akv-sidecar": side["percentiles_us"]},
         settings.results_dir / "latency.png",
     )
-    audited = audit["audit_lines_written"] >= audit["requests_sent"]
+    audited = (
+        audit["audit_lines_written"] >= audit["requests_sent"]
+        and audit["metrics_cache_hits"] is not None
+        and audit["metrics_cache_hits"] >= audit["requests_sent"]
+    )
     data = {
         "settings": {
             "connections": settings.connections,

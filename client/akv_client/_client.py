@@ -285,10 +285,7 @@ def _ref(ref: SecretRef) -> tuple[str, str, str | None]:
 
 
 def _batch_item(vault: str, name: str, version: str | None) -> dict[str, str]:
-    item = {"vault": vault, "name": name}
-    if version:
-        item["version"] = version
-    return item
+    return {"vault": vault, "name": name} | ({"version": version} if version else {})
 
 
 def _batch_outcome(result: Any, vault: str, name: str) -> Secret | SidecarError:

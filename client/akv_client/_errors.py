@@ -66,7 +66,7 @@ def from_error_body(error: Any, vault: str | None, name: str | None) -> SidecarE
     code, message = _code_and_message({"error": error})
     status = _STATUS_BY_CODE.get(code or "")
     cls = _BY_STATUS.get(status, SidecarError) if status else SidecarError
-    return cls(vault, name, detail=f"{code}: {message}", code=code, status=status)
+    return cls(vault, name, detail=f"{code or 'error'}: {message}", code=code, status=status)
 
 
 def from_network_error(

@@ -27,7 +27,8 @@ class LocalConnection:
     def prime(self, value: str) -> None:
         """Nothing to cache: a local folder needs no secret."""
 
-    def get_storage_key(self, timeout: float = 30.0) -> None:
+    def get_storage_key(self, timeout: float = 30.0) -> str | None:
+        """Always None: there is no key (the same signature as AzureADLS's)."""
         return None
 
     def invalidate(self, timeout: float = 30.0) -> None:

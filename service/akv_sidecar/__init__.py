@@ -1,4 +1,4 @@
-"""akv-sidecar: Azure Key Vault secrets for Spark drivers, prefetched, cached and served on loopback.
+"""akv-sidecar: Azure Key Vault secrets for Spark drivers, prefetched, cached, served on loopback.
 
 The service is normally run as ``akv-sidecar serve --config FILE``; this package's public surface
 is what that command is built from. Test helpers live in ``akv_sidecar.testing``.

@@ -16,6 +16,8 @@ from ._secret import iso_time
 
 __all__ = ["AuditLog", "ReadRecord"]
 
+_MAX_MIDDLES = 10_000
+
 
 class ReadRecord(NamedTuple):
     """What the hot path remembers about one read: names and numbers, never the value."""
@@ -39,6 +41,12 @@ class AuditLog:
     def __init__(self, stream: TextIO, log_format: LogFormat = "json") -> None:
         self._stream = stream
         self._format_line = self._json_line if log_format == "json" else self._text_line
+        # Reads repeat: the same caller reads the same secret from the same address again and
+        # again, so the serialised middle of a line is kept (bounded) and only time and latency
+        # are formatted per line.
+        self._middles: dict[tuple[str, str, str, str | None, str, str, str], str] = {}
+        self._second = -1
+        self._second_text = ""
 
     def write(self, records: Sequence[ReadRecord]) -> None:
         """Write one line per record with a single write call."""
@@ -46,26 +54,42 @@ class AuditLog:
             self._stream.write("".join(map(self._format_line, records)))
             self._stream.flush()
 
+    def _time(self, epoch: float) -> str:
+        second = int(epoch)
+        if second != self._second:
+            self._second, self._second_text = second, (iso_time(second) or "")[:-5]
+        return f"{self._second_text}.{int(epoch * 1000) % 1000:03d}Z"
+
+    def _middle(self, record: ReadRecord) -> str:
+        caller, vault, secret, version, outcome, cache, _latency, client = record[1:]
+        key = (caller, vault, secret, version, outcome, cache, client)
+        middle = self._middles.get(key)
+        if middle is None:
+            if len(self._middles) >= _MAX_MIDDLES:
+                self._middles.clear()
+            fields = {
+                "level": "INFO",
+                "logger": self.logger_name,
+                "message": "secret read",
+                "caller": record.caller,
+                "vault": record.vault,
+                "secret": record.secret,
+                "version": record.version,
+                "outcome": record.outcome,
+                "cache": record.cache,
+                "client": record.client,
+            }
+            middle = self._middles[key] = json.dumps(fields, separators=(",", ":"))[1:-1]
+        return middle
+
     def _json_line(self, record: ReadRecord) -> str:
-        line = {
-            "time": iso_time(record.time),
-            "level": "INFO",
-            "logger": self.logger_name,
-            "message": "secret read",
-            "caller": record.caller,
-            "vault": record.vault,
-            "secret": record.secret,
-            "version": record.version,
-            "outcome": record.outcome,
-            "cache": record.cache,
-            "latency_ms": round(record.latency * 1000.0, 3),
-            "client": record.client,
-        }
-        return json.dumps(line, separators=(",", ":")) + "\n"
+        latency_ms = round(record.latency * 1000.0, 3)
+        middle = self._middle(record)
+        return f'{{"time":"{self._time(record.time)}",{middle},"latency_ms":{latency_ms}}}\n'
 
     def _text_line(self, record: ReadRecord) -> str:
         return (
-            f"{iso_time(record.time)} INFO    {self.logger_name}: secret read"
+            f"{self._time(record.time)} INFO    {self.logger_name}: secret read"
             f" caller={record.caller} secret={record.vault}/{record.secret}"
             f" version={record.version} outcome={record.outcome} cache={record.cache}"
             f" latency_ms={record.latency * 1000.0:.3f} client={record.client}\n"

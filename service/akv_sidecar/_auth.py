@@ -65,7 +65,9 @@ class Authenticator:
             digest = hashlib.sha256(value.encode()).digest()
             self._callers.append((digest, Caller(token.name, patterns)))
         if not self._callers:
-            raise ConfigError(f"No caller token configured in {source}: add one under 'auth.tokens'.")
+            raise ConfigError(
+                f"No caller token configured in {source}: add one under 'auth.tokens'."
+            )
         self._decisions: dict[tuple[str, str, str], bool] = {}
 
     def identify(self, authorization: str | None) -> Caller | None:

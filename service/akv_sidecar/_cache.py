@@ -17,6 +17,7 @@ from collections.abc import Callable
 from ._clock import Clock
 from ._config import Config, VaultConfig
 from ._exceptions import ApiError
+from ._failures import failure_error, too_stale_error
 from ._policy import Backoff, NegativeCache, RateLimit, SingleFlight, refresh_delay
 from ._store import Entry, Key, Store, make_entry
 from ._tasks import Tasks
@@ -81,7 +82,7 @@ class SecretCache:
             return hit
         self._check_remembered(key)
         if self.store.get(key) is not None:
-            raise _too_stale(vault.name, name, self._cache.max_stale)
+            raise too_stale_error(vault.name, name, self._cache.max_stale)
         self._check_permitted(vault, name)
         entry = await self._fetch_shared(vault, name, wait=False)
         return entry, 0.0, "miss"
@@ -107,7 +108,9 @@ class SecretCache:
     async def _read_version(self, vault: VaultConfig, name: str, version: str) -> Hit:
         key = (vault.name.lower(), name.lower(), version.lower())
         latest = self.store.get(key[:2])
-        entry = latest if latest and latest.version.lower() == key[2] else self.store.get_version(key)
+        entry = (
+            latest if latest and latest.version.lower() == key[2] else self.store.get_version(key)
+        )
         if entry is not None:
             return entry, self._clock.monotonic() - entry.fetched_mono, "hit"
         self._check_remembered(key)
@@ -124,7 +127,7 @@ class SecretCache:
 
         result = await self._flights.run(key, fetch)
         if isinstance(result, Failed):
-            raise _api_error(vault.name, name, result)
+            raise failure_error(vault.name, name, result)
         return result, 0.0, "miss"
 
     def _check_remembered(self, key: tuple[str, ...]) -> None:
@@ -152,7 +155,7 @@ class SecretCache:
             (vault.name.lower(), name.lower()), lambda: self._fetch_latest(vault, name, wait=wait)
         )
         if isinstance(result, Failed):
-            raise _api_error(vault.name, name, result)
+            raise failure_error(vault.name, name, result)
         return result
 
     async def _fetch_latest(self, vault: VaultConfig, name: str, *, wait: bool) -> Entry | Failed:
@@ -172,9 +175,11 @@ class SecretCache:
             self._track(vault, name, attempt=0)
         return entry
 
-    def _remember_if_gone(self, key: tuple[str, ...], vault: str, name: str, failed: Failed) -> None:
+    def _remember_if_gone(
+        self, key: tuple[str, ...], vault: str, name: str, failed: Failed
+    ) -> None:
         if failed.kind in _GONE:
-            self._negative.remember(key, _api_error(vault, name, failed))
+            self._negative.remember(key, failure_error(vault, name, failed))
 
     # --- prefetch and refresh ----------------------------------------------------------------
 
@@ -214,11 +219,15 @@ class SecretCache:
         )
         elapsed_ms = (time.perf_counter() - started) * 1000
         if isinstance(result, Failed):
-            log.warning("prefetch %s/%s failed in %d ms: %s", vault.name, name, elapsed_ms, result.detail)
+            log.warning(
+                "prefetch %s/%s failed in %d ms: %s", vault.name, name, elapsed_ms, result.detail
+            )
             self.failures.append({"vault": vault.name, "name": name, "error": result.detail})
             self._track(vault, name, attempt=0 if result.kind in _GONE else 1)
             return False
-        log.info("prefetched %s/%s version %s in %d ms", vault.name, name, result.version, elapsed_ms)
+        log.info(
+            "prefetched %s/%s version %s in %d ms", vault.name, name, result.version, elapsed_ms
+        )
         return True
 
     def _track(self, vault: VaultConfig, name: str, *, attempt: int) -> None:
@@ -252,52 +261,7 @@ class SecretCache:
 
     def _next_delay(self, attempt: int) -> float:
         if attempt == 0:
-            return refresh_delay(self._cache.refresh_interval, self._cache.refresh_jitter, self._rand)
+            return refresh_delay(
+                self._cache.refresh_interval, self._cache.refresh_jitter, self._rand
+            )
         return self._backoff.delay(attempt - 1)
-
-
-def _too_stale(vault: str, name: str, max_stale: float) -> ApiError:
-    return ApiError(
-        503,
-        "Unavailable",
-        f"Secret '{vault}/{name}' could not be refreshed for longer than cache.max_stale "
-        f"({max_stale:g} s) and Key Vault is still failing; check the sidecar's log and retry.",
-    )
-
-
-def _api_error(vault: str, name: str, failed: Failed) -> ApiError:
-    """The one mapping from an upstream failure to what the caller is told."""
-    target = f"'{vault}/{name}'"
-    kind = failed.kind
-    if kind is Failure.NOT_FOUND:
-        return ApiError(
-            404,
-            "SecretNotFound",
-            f"Secret {target} does not exist in Key Vault; check the vault and secret names.",
-        )
-    if kind is Failure.DISABLED:
-        return ApiError(
-            404, "SecretDisabled", f"Secret {target} is disabled in Key Vault; enable it or use another."
-        )
-    if kind is Failure.THROTTLED:
-        seconds = math.ceil(failed.retry_after or 1)
-        return ApiError(
-            503,
-            "Unavailable",
-            f"Key Vault is throttling the sidecar for {target}; retry after {seconds} s.",
-            {"Retry-After": str(seconds)},
-        )
-    if kind is Failure.TIMEOUT:
-        return ApiError(
-            504, "UpstreamTimeout", f"Key Vault did not answer for {target}: {failed.detail}; retry."
-        )
-    if kind is Failure.FORBIDDEN:
-        return ApiError(
-            502,
-            "UpstreamError",
-            f"Key Vault refused the sidecar's identity for {target} ({failed.detail}); grant it "
-            "permission to get secrets.",
-        )
-    return ApiError(
-        502, "UpstreamError", f"Key Vault failed for {target} ({failed.detail}); retry shortly."
-    )

@@ -82,4 +82,7 @@ def _result(problem: Failed | None) -> str:
 def _print_table(rows: list[Row], out: TextIO) -> None:
     widths = [max(len(row[i]) for row in [_HEADER, *rows]) for i in range(len(_HEADER))]
     for row in [_HEADER, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(),
+            file=out,
+        )

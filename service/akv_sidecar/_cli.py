@@ -37,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.demo:
             from ._demo import run_demo
 
-            return run_demo(options.demo_dir, lambda config, ready: serve(_flags(config, options), ready))
+            return run_demo(
+                options.demo_dir, lambda config, ready: serve(_flags(config, options), ready)
+            )
         if options.config is None:
             print("akv-sidecar serve: give --config FILE (or --demo)", file=sys.stderr)
             return 2
@@ -59,10 +61,15 @@ def _parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="run against an in-process emulator with sample secrets"
     )
     serve_cmd.add_argument(
-        "--demo-dir", type=Path, default=Path(DEFAULT_DEMO_DIR), help="where --demo writes its token"
+        "--demo-dir",
+        type=Path,
+        default=Path(DEFAULT_DEMO_DIR),
+        help="where --demo writes its token",
     )
     serve_cmd.add_argument("--host", help="listen address (overrides listen.host)")
-    serve_cmd.add_argument("--port", type=int, help="listen port, 0 for any (overrides listen.port)")
+    serve_cmd.add_argument(
+        "--port", type=int, help="listen port, 0 for any (overrides listen.port)"
+    )
     serve_cmd.add_argument("--log-level", choices=LOG_LEVELS, help="overrides log_level")
     check_cmd = commands.add_parser(
         "check", help="validate the config and fetch every configured secret once"
@@ -99,8 +106,12 @@ def serve(config: Config, on_listening: Callable[[int], None] | None = None) -> 
         )
         return 1
     server = Server(uvicorn_config(create_app(sidecar), config))
+    port = sock.getsockname()[1]
+    logging.getLogger("akv_sidecar").info(
+        "listening on http://%s:%d", config.listen.host, port, extra={"port": port}
+    )
     if on_listening is not None:
-        on_listening(sock.getsockname()[1])
+        on_listening(port)
     try:
         server.run(sockets=[sock])
     finally:

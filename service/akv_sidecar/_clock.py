@@ -57,7 +57,9 @@ class FakeClock:
         self._wall_offset = start
         self._now = 0.0
         self._order = itertools.count()
-        self._sleepers: list[tuple[float, int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._sleepers: list[
+            tuple[float, int, asyncio.AbstractEventLoop, asyncio.Future[None]]
+        ] = []
 
     def time(self) -> float:
         return self._wall_offset + self._now

@@ -26,7 +26,13 @@ __all__ = [
 VAULT_NAME = re.compile(r"^(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 VERSION = re.compile(r"^[0-9a-fA-F]{32}$")
-CREDENTIAL_KINDS = ("default", "managed_identity", "workload_identity", "client_secret", "azure_cli")
+CREDENTIAL_KINDS = (
+    "default",
+    "managed_identity",
+    "workload_identity",
+    "client_secret",
+    "azure_cli",
+)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -116,7 +122,10 @@ def _text_expectation(pattern: re.Pattern[str] | None, choices: tuple[str, ...])
     if choices:
         return f"Expected one of: {', '.join(choices)}."
     if pattern is VAULT_NAME:
-        return "Expected a Key Vault name: 3-24 letters, digits and single hyphens, starting with a letter."
+        return (
+            "Expected a Key Vault name: 3-24 letters, digits and single hyphens, "
+            "starting with a letter."
+        )
     if pattern is SECRET_NAME:
         return "Expected a secret name: 1-127 letters, digits and hyphens (or '*')."
     return "Expected a non-empty string."
@@ -150,11 +159,9 @@ def required(parse: Parser) -> Any:
     return field(metadata={"parse": parse})
 
 
-def section(cls: type, *, many: bool = False) -> Any:
-    """A nested mapping (or, with ``many``, a list of mappings) parsed as ``cls``."""
-    if many:
-        return field(default=(), metadata={"section": cls, "many": True})
-    return field(default_factory=cls, metadata={"section": cls, "many": False})
+def nested(cls: type, *, many: bool = False) -> dict[str, Any]:
+    """Field metadata for a nested mapping (or, with ``many``, a list of mappings) of ``cls``."""
+    return {"section": cls, "many": many}
 
 
 @dataclass(frozen=True)
@@ -175,7 +182,7 @@ class TokenConfig:
 
 @dataclass(frozen=True)
 class AuthConfig:
-    tokens: tuple[TokenConfig, ...] = section(TokenConfig, many=True)
+    tokens: tuple[TokenConfig, ...] = field(default=(), metadata=nested(TokenConfig, many=True))
 
 
 @dataclass(frozen=True)
@@ -229,13 +236,17 @@ class LimitsConfig:
 class Config:
     """The whole configuration; ``source`` says where it was read from (for error messages)."""
 
-    auth: AuthConfig = section(AuthConfig)
-    vaults: tuple[VaultConfig, ...] = section(VaultConfig, many=True)
-    listen: ListenConfig = section(ListenConfig)
-    credential: CredentialConfig = section(CredentialConfig)
-    cache: CacheConfig = section(CacheConfig)
-    upstream: UpstreamConfig = section(UpstreamConfig)
-    limits: LimitsConfig = section(LimitsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig, metadata=nested(AuthConfig))
+    vaults: tuple[VaultConfig, ...] = field(default=(), metadata=nested(VaultConfig, many=True))
+    listen: ListenConfig = field(default_factory=ListenConfig, metadata=nested(ListenConfig))
+    credential: CredentialConfig = field(
+        default_factory=CredentialConfig, metadata=nested(CredentialConfig)
+    )
+    cache: CacheConfig = field(default_factory=CacheConfig, metadata=nested(CacheConfig))
+    upstream: UpstreamConfig = field(
+        default_factory=UpstreamConfig, metadata=nested(UpstreamConfig)
+    )
+    limits: LimitsConfig = field(default_factory=LimitsConfig, metadata=nested(LimitsConfig))
     log_level: str = setting("info", text(choices=LOG_LEVELS))
     source: str = field(default="<dict>", metadata={"internal": True})
 

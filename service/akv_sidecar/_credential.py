@@ -35,7 +35,8 @@ def build_credential(config: CredentialConfig, source: str = "<dict>") -> AsyncT
     if kind == "workload_identity":
         return _workload_identity(config, source)
     if kind == "client_secret":
-        assert config.tenant_id and config.client_id  # enforced when the config was loaded
+        assert config.tenant_id
+        assert config.client_id
         return ClientSecretCredential(
             config.tenant_id, config.client_id, _client_secret(config, source)
         )
@@ -47,7 +48,9 @@ def build_credential(config: CredentialConfig, source: str = "<dict>") -> AsyncT
 def _workload_identity(config: CredentialConfig, source: str) -> AsyncTokenCredential:
     try:
         return WorkloadIdentityCredential(
-            tenant_id=config.tenant_id, client_id=config.client_id, token_file_path=config.token_file
+            tenant_id=config.tenant_id,
+            client_id=config.client_id,
+            token_file_path=config.token_file,
         )
     except ValueError:
         raise ConfigError(

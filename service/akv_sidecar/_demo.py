@@ -67,11 +67,11 @@ def _instructions(host: str, port: int, token_file: Path) -> str:
     )
     return "\n".join(
         [
-            f"akv-sidecar demo: vault '{DEMO_VAULT}' with {', '.join(DEMO_SECRETS)}; stop with Ctrl-C.",
+            f"akv-sidecar demo: vault '{DEMO_VAULT}' with {', '.join(DEMO_SECRETS)}.",
             "Query it with curl:",
             f'curl -H "Authorization: Bearer $(cat {token})" '
             f"{url}/v1/vaults/{DEMO_VAULT}/secrets/{DEMO_SECRETS[0]}",
             "or from Python:",
-            f"AKV_SIDECAR_URL={url} AKV_SIDECAR_TOKEN_FILE={token} python -c \"{python}\"",
+            f'AKV_SIDECAR_URL={url} AKV_SIDECAR_TOKEN_FILE={token} python -c "{python}"',
         ]
     )

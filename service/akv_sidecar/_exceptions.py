@@ -1,9 +1,9 @@
 """The service's exceptions.
 
-    SidecarError                 base of everything this package raises on purpose
-     ├── ConfigError             a bad setting; the message names the key and the file or env var
-     └── ApiError                an HTTP error for a caller: status, code, message, extra headers
-          (answered as {"error": {"code", "message"}} by the app; never carries a secret)
+SidecarError                 base of everything this package raises on purpose
+ ├── ConfigError             a bad setting; the message names the key and the file or env var
+ └── ApiError                an HTTP error for a caller: status, code, message, extra headers
+      (answered as {"error": {"code", "message"}} by the app; never carries a secret)
 """
 
 from __future__ import annotations

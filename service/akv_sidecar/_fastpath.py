@@ -34,9 +34,13 @@ class FastPath:
         method = scope["method"]
         if method == "GET" and not scope["query_string"]:
             parts = scope["path"].split("/")
-            if len(parts) == 6 and parts[1] == "v1" and parts[2] == "vaults" and parts[4] == "secrets":
-                if await self._serve_hit(scope, send, parts[3], parts[5]):
-                    return
+            if (
+                len(parts) == 6
+                and parts[1] == "v1"
+                and parts[2] == "vaults"
+                and parts[4] == "secrets"
+            ) and await self._serve_hit(scope, send, parts[3], parts[5]):
+                return
         elif method in _BODY_METHODS:
             bounded = await self._bounded(scope, receive, send)
             if bounded is None:
@@ -62,7 +66,13 @@ class FastPath:
             return False
         body, (_, age, status) = served
         headers = [_JSON, (b"content-length", str(len(body)).encode()), _NO_STORE]
-        await send({"type": "http.response.start", "status": 200, "headers": headers + cache_headers(age, status)})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": headers + cache_headers(age, status),
+            }
+        )
         await send({"type": "http.response.body", "body": body})
         return True
 
@@ -80,7 +90,11 @@ class FastPath:
                 await _too_large(send, self._max_body)
                 return None
             more = message.get("more_body", False)
-        pending: Message | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        pending: Message | None = {
+            "type": "http.request",
+            "body": b"".join(chunks),
+            "more_body": False,
+        }
 
         async def replay() -> Message:
             nonlocal pending
@@ -95,6 +109,11 @@ class FastPath:
 async def _too_large(send: Send, limit: int) -> None:
     message = f"The request body is larger than {limit} bytes; send fewer secrets per batch."
     body = json.dumps({"error": {"code": "PayloadTooLarge", "message": message}}).encode()
-    headers = [_JSON, (b"content-length", str(len(body)).encode()), _NO_STORE, (b"connection", b"close")]
+    headers = [
+        _JSON,
+        (b"content-length", str(len(body)).encode()),
+        _NO_STORE,
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -136,7 +136,10 @@ class _Reader:
         for name, spec in fields.items():
             key_path = f"{path}.{name}" if path else name
             if name not in raw:
-                if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                if (
+                    spec.default is dataclasses.MISSING
+                    and spec.default_factory is dataclasses.MISSING
+                ):
                     raise ConfigError(f"Missing key '{key_path}' in {self.where(path)}.")
                 continue
             values[name] = self.value(spec, raw[name], key_path)
@@ -201,7 +204,8 @@ def _check(config: Config, reader: _Reader) -> None:
             raise reader.fail("credential", "kind client_secret needs tenant_id and client_id.")
         if (credential.client_secret_file is None) == (credential.client_secret_env is None):
             raise reader.fail(
-                "credential", "kind client_secret needs one of client_secret_file or client_secret_env."
+                "credential",
+                "kind client_secret needs one of client_secret_file or client_secret_env.",
             )
     if config.cache.backoff_base > config.cache.backoff_max:
         raise reader.fail("cache.backoff_base", "It must not exceed cache.backoff_max.")

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Generic, TypeVar
 
 from ._clock import Clock
 
-__all__ = ["Backoff", "NegativeCache", "RateLimit", "SingleFlight", "VaultGate", "refresh_delay"]
+__all__ = [
+    "Backoff",
+    "NegativeCache",
+    "RateLimit",
+    "SingleFlight",
+    "VaultGate",
+    "refresh_delay",
+]
 
 Random = Callable[[], float]
 K = TypeVar("K", bound=Hashable)
@@ -26,7 +33,7 @@ def refresh_delay(interval: float, jitter: float, rand: Random) -> float:
 
 
 class Backoff:
-    """Exponential backoff with full jitter: attempt n waits uniformly in [0, min(cap, base*2^n)]."""
+    """Exponential backoff, full jitter: attempt n waits uniformly in [0, min(cap, base*2^n)]."""
 
     def __init__(self, base: float, cap: float, rand: Random) -> None:
         self.base = base
@@ -124,14 +131,14 @@ class SingleFlight(Generic[K, V]):
     The task is shielded: a caller that gives up does not cancel the work the others await.
     """
 
-    def __init__(self, spawn: Callable[[Awaitable[V]], asyncio.Task[V]]) -> None:
+    def __init__(self, spawn: Callable[[Coroutine[Any, Any, V]], asyncio.Task[V]]) -> None:
         self._spawn = spawn
         self._running: dict[K, asyncio.Task[V]] = {}
 
     def in_flight(self, key: K) -> bool:
         return key in self._running
 
-    async def run(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
+    async def run(self, key: K, work: Callable[[], Coroutine[Any, Any, V]]) -> V:
         task = self._running.get(key)
         if task is None:
             task = self._spawn(work())

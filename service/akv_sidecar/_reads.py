@@ -42,7 +42,9 @@ class Reads:
         self._records = records
         self._clock = clock
 
-    def fast(self, authorization: str | None, vault: str, name: str, client: str) -> tuple[bytes, Hit] | None:
+    def fast(
+        self, authorization: str | None, vault: str, name: str, client: str
+    ) -> tuple[bytes, Hit] | None:
         """A cache hit for an authorised caller, or None to take the full path."""
         started = time.perf_counter()
         caller = self._auth.identify(authorization)
@@ -80,7 +82,9 @@ class Reads:
         """The secret's body and where it came from; an ApiError for anything else."""
         return await self._serve(caller, vault, name, version, client, refresh=False)
 
-    async def refresh(self, caller: Caller, vault: str, name: str, client: str) -> tuple[bytes, Hit]:
+    async def refresh(
+        self, caller: Caller, vault: str, name: str, client: str
+    ) -> tuple[bytes, Hit]:
         """Fetch the secret from Key Vault now (rate-limited per secret)."""
         return await self._serve(caller, vault, name, None, client, refresh=True)
 
@@ -98,7 +102,14 @@ class Reads:
         return b'{"results":[' + b",".join(parts) + b"]}"
 
     async def _serve(
-        self, caller: Caller, vault: str, name: str, version: str | None, client: str, *, refresh: bool
+        self,
+        caller: Caller,
+        vault: str,
+        name: str,
+        version: str | None,
+        client: str,
+        *,
+        refresh: bool,
     ) -> tuple[bytes, Hit]:
         started = time.perf_counter()
         try:
@@ -130,7 +141,9 @@ class Reads:
             )
         if version is not None and not VERSION.match(version):
             raise ApiError(
-                400, "InvalidName", "A secret version is 32 hexadecimal characters; check ?version=."
+                400,
+                "InvalidName",
+                "A secret version is 32 hexadecimal characters; check ?version=.",
             )
         config = self._cache.vault(vault)
         if config is None:
@@ -155,5 +168,7 @@ class Reads:
         client: str,
     ) -> None:
         latency = time.perf_counter() - started
-        record = ReadRecord(self._clock.time(), caller.name, vault, name, version, outcome, cache, latency, client)
+        record = ReadRecord(
+            self._clock.time(), caller.name, vault, name, version, outcome, cache, latency, client
+        )
         self._records.add(record)

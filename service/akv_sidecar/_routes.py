@@ -1,8 +1,7 @@
 """The FastAPI routes: everything except cache hits, which the fast path answers first."""
+# No `from __future__ import annotations`: FastAPI must see the closures the annotations name.
 
-from __future__ import annotations
-
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,7 +23,8 @@ __all__ = ["build_router"]
 
 _bearer = HTTPBearer(auto_error=False, description="A caller token from the sidecar's auth.tokens")
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 422, 429, 502, 503, 504)
+    status: {"model": ErrorResponse}
+    for status in (400, 401, 403, 404, 413, 422, 429, 502, 503, 504)
 }
 
 
@@ -43,7 +43,7 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
     router = APIRouter()
 
     def authenticated(
-        request: Request, _token: HTTPAuthorizationCredentials | None = Security(_bearer)
+        request: Request, _token: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
     ) -> Caller:
         # The raw header, not HTTPBearer's parse, decides 401 (absent, malformed) vs 403 (unknown).
         return reads.caller(request.headers.get("authorization"))
@@ -54,7 +54,10 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
         return {"status": "ok"}
 
     @router.get(
-        "/readyz", response_model=Readiness, responses={503: {"model": ErrorResponse}}, tags=["health"]
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": ErrorResponse}},
+        tags=["health"],
     )
     async def readyz() -> Any:
         """Ready once every configured secret was fetched once; lists the ones that failed."""
@@ -74,8 +77,10 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
         request: Request,
         vault: str,
         name: str,
-        version: str | None = Query(default=None, description="a 32-hex version; default latest"),
-        caller: Caller = Depends(authenticated),
+        caller: Annotated[Caller, Depends(authenticated)],
+        version: Annotated[
+            str | None, Query(description="a 32-hex version; default latest")
+        ] = None,
     ) -> Response:
         """A secret's value and attributes (headers X-Cache: hit|miss|stale and Age)."""
         return _secret_response(await reads.read(caller, vault, name, version, _client(request)))
@@ -90,7 +95,7 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
         request: Request,
         vault: str,
         name: str,
-        caller: Caller = Depends(authenticated),
+        caller: Annotated[Caller, Depends(authenticated)],
     ) -> Response:
         """Fetch from Key Vault now (after a rejected key); once per secret per 10 s, else 429."""
         return _secret_response(await reads.refresh(caller, vault, name, _client(request)))
@@ -101,7 +106,7 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
     async def batch(
         request: Request,
         body: BatchRequest,
-        caller: Caller = Depends(authenticated),
+        caller: Annotated[Caller, Depends(authenticated)],
     ) -> Response:
         """Many secrets in one round trip; results in request order, errors per item."""
         if len(body.secrets) > max_batch:
@@ -115,4 +120,3 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
         return Response(content, media_type="application/json")
 
     return router
-

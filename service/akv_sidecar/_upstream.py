@@ -3,7 +3,8 @@
 This module is the only place that knows Azure's exceptions: every call returns either a
 ``SecretData`` (or a list of names) or a ``Failed`` outcome. Calls are bounded by a semaphore
 (upstream.concurrency), by an overall deadline (upstream.timeout), and by the vault's gate, which
-a 429 closes for every call to that vault. The SDK never retries (``retry_total=0``): backoff is ours.
+a 429 closes for every call to that vault. The SDK never retries (``retry_total=0``): the
+backoff is ours.
 """
 
 from __future__ import annotations
@@ -146,7 +147,9 @@ class Upstream:
 
         return await self._guarded(token)
 
-    async def _call(self, vault: str, work: Callable[[], Awaitable[T]], *, wait: bool) -> T | Failed:
+    async def _call(
+        self, vault: str, work: Callable[[], Awaitable[T]], *, wait: bool
+    ) -> T | Failed:
         key = vault.lower()
         while True:
             if not wait and (remaining := self._gate.remaining(key)) > 0:
@@ -168,7 +171,7 @@ class Upstream:
         try:
             async with asyncio.timeout(self._timeout):
                 return await work()
-        except Exception as error:  # noqa: BLE001 - every failure becomes an outcome, here only
+        except Exception as error:
             return _translate(error, self._timeout)
 
 
@@ -184,7 +187,9 @@ def _translate(error: Exception, timeout: float) -> Failed:
     if isinstance(error, ResourceNotFoundError):
         return Failed(Failure.NOT_FOUND, "not found in Key Vault")
     if isinstance(error, ClientAuthenticationError) and error.status_code is None:
-        return Failed(Failure.ERROR, f"the credential could not get a token ({type(error).__name__})")
+        return Failed(
+            Failure.ERROR, f"the credential could not get a token ({type(error).__name__})"
+        )
     if isinstance(error, HttpResponseError):
         return _translate_status(error)
     if isinstance(error, ServiceRequestError | ServiceResponseError):
@@ -199,7 +204,7 @@ def _translate_status(error: HttpResponseError) -> Failed:
     inner_code = inner.get("code") if isinstance(inner, dict) else None
     detail = f"HTTP {status} {code or ''}".strip()
     if status == 429:
-        headers = error.response.headers if error.response is not None else {}
+        headers = getattr(error.response, "headers", None) or {}
         return Failed(Failure.THROTTLED, detail, _retry_after(headers.get("Retry-After")))
     if status == 403 and (inner_code == "SecretDisabled" or "disabled" in str(error).lower()):
         return Failed(Failure.DISABLED, detail)
@@ -211,7 +216,7 @@ def _translate_status(error: HttpResponseError) -> Failed:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (a number or an HTTP date); None when absent or unusable."""
+    """Seconds from a Retry-After header (a number or an HTTP date); None if absent or unusable."""
     if not value:
         return None
     try:

@@ -39,7 +39,8 @@ __all__ = ["FakeClock", "RunningSidecar", "emulator_config", "run_sidecar"]
 
 
 class _EmulatorLike(Protocol):
-    ca_file: str
+    @property
+    def ca_file(self) -> str: ...
 
     def vault_url(self, vault: str) -> str: ...
 
@@ -72,7 +73,12 @@ def emulator_config(
     token_file.write_text(token or _new_token(), encoding="utf-8")
     token_file.chmod(0o600)
     vaults = [
-        {"name": vault, "url": emulator.vault_url(vault), "ca_file": emulator.ca_file, "secrets": list(names)}
+        {
+            "name": vault,
+            "url": emulator.vault_url(vault),
+            "ca_file": emulator.ca_file,
+            "secrets": list(names),
+        }
         for vault, names in (secrets if secrets is not None else {"kv1": []}).items()
     ]
     config: dict[str, Any] = {

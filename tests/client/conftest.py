@@ -107,5 +107,8 @@ class CountingClient(SidecarClient):
 @pytest.fixture
 def client(sidecar: RunningSidecar) -> Iterator[CountingClient]:
     """A counting client of the sidecar, closed after the test."""
-    with CountingClient(sidecar.url, sidecar.token, timeout=5.0) as counting:
+    counting = CountingClient(sidecar.url, sidecar.token, timeout=5.0)
+    try:
         yield counting
+    finally:
+        counting.close()

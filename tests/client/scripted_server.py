@@ -38,6 +38,7 @@ class _Script:
     replies: list[Reply]
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def next(self, seen: Seen) -> Reply:
         with self.lock:
@@ -66,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(head + payload)
             return
         for byte in head + payload:
-            if self.server.stopping.is_set():
+            if self.server.script.stopping.is_set():
                 return
             try:
                 self.wfile.write(bytes([byte]))
@@ -105,8 +106,7 @@ class ScriptedServer:
         else:
             self._server = _UnixServer(str(uds), _Handler)
             self.url = "http://sidecar"
-        self._server.script = self.script  # type: ignore[attr-defined]
-        self._server.stopping = threading.Event()  # type: ignore[attr-defined]
+        self._server.script = self.script  # type: ignore[union-attr]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -125,7 +125,7 @@ class ScriptedServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.stopping.set()  # type: ignore[attr-defined]
+        self.script.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

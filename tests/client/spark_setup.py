@@ -54,8 +54,12 @@ def session_builder(jars: list[str]) -> Any:
         .config(
             "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
         )
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
+        # Small data on 2 cores: Delta's defaults (50 snapshot partitions, 10000-way parallel
+        # listing in vacuum) turn each operation into minutes of empty tasks.
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        .config("spark.databricks.delta.snapshotPartitions", "1")
+        .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", "1")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.databricks.delta.retentionDurationCheck.enabled", "false")

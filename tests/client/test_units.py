@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,9 +155,14 @@ def test_deadline_and_backoff_with_an_injected_clock() -> None:
         ({"endpoint": "127.0.0.1:10000"}, "'endpoint'"),
     ],
 )
-def test_adls_validation_names_field_and_connection(kwargs: dict[str, str], field: str) -> None:
+def test_adls_validation_names_field_and_connection(kwargs: dict[str, Any], field: str) -> None:
     """Each invalid configuration is a ValueError naming the field and the connection."""
-    base = {"account": "acct1", "container": "bronze", "key_vault_name": "kv1", "secret_name": "s1"}
+    base: dict[str, Any] = {
+        "account": "acct1",
+        "container": "bronze",
+        "key_vault_name": "kv1",
+        "secret_name": "s1",
+    }
     with pytest.raises(ValueError, match=field) as info:
         AzureADLS(**(base | kwargs), name="bronze-conn")
     assert "'bronze-conn'" in str(info.value)

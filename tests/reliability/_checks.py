@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from akv_emulator import Emulator
-
 from tests.reliability.conftest import VAULT, Api, wait_until
 
 
@@ -52,8 +51,10 @@ def recover_with_new_version(api: Api, emulator: Emulator, name: str) -> str:
     def recovered() -> bool:
         """the new version is served and not stale"""
         response = api.read(name)
-        return response.status_code == 200 and response.json()["value"] == rotated and (
-            response.json()["stale"] is False
+        return (
+            response.status_code == 200
+            and response.json()["value"] == rotated
+            and (response.json()["stale"] is False)
         )
 
     wait_until(recovered)

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from akv_emulator import Emulator
 
+from akv_emulator import Emulator
 from akv_sidecar.testing import RunningSidecar, emulator_config, run_sidecar
 
 VAULT = "kv1"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from akv_emulator import Emulator
 
+from akv_emulator import Emulator
 from tests.reliability._checks import (
     assert_reported,
     assert_serves_last_good,

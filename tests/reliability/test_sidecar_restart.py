@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+
 from akv_client import SidecarClient, SidecarUnavailable
 from akv_emulator import Emulator
-
 from akv_sidecar.testing import emulator_config
 from tests.reliability.conftest import SECRETS, VAULT, wait_until
 
@@ -144,12 +144,14 @@ def test_killed_sidecar_fails_fast_then_serves_again(
     before = [o for o in outcomes if o.at + o.seconds < killed_at]
     down = [o for o in outcomes if killed_at < o.at and o.at + o.seconds < restarted_at]
     after = [o for o in outcomes if o.at > back_at]
-    assert before and all(o.error is None for o in before)
+    assert before
+    assert all(o.error is None for o in before)
     assert down, "no read was attempted while the sidecar was down"
     assert all(isinstance(o.error, SidecarUnavailable) for o in down), {
         type(o.error).__name__ for o in down
     }
-    assert after and all(o.error is None for o in after)
+    assert after
+    assert all(o.error is None for o in after)
     failures = [o for o in outcomes if o.error is not None]
     assert all(isinstance(o.error, SidecarUnavailable) for o in failures)
     assert max(o.seconds for o in outcomes) < DEADLINE_S + 1.0

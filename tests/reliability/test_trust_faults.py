@@ -11,8 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from akv_emulator import Emulator
 
+from akv_emulator import Emulator
 from akv_sidecar.testing import RunningSidecar
 from tests.reliability._checks import (
     assert_reported,
@@ -32,7 +32,8 @@ def test_tls_failure_serves_cached_and_recovers(
     """When the vault's certificate stops being trusted, cached reads go on (stale), the failure
     is reported, and once TLS is right again refreshes resume by themselves."""
     vault = urlsplit(emulator.vault_url("kv1"))
-    assert vault.hostname is not None and vault.port is not None
+    assert vault.hostname is not None
+    assert vault.port is not None
     with (
         TlsFailureProxy((vault.hostname, vault.port), tmp_path / "untrusted") as proxy,
         start_sidecar(vault_url=proxy.url) as sidecar,
@@ -41,9 +42,10 @@ def test_tls_failure_serves_cached_and_recovers(
         try:
             proxy.fail_tls(True)
             wait_degraded(api, "alpha")
-            assert "certificate" in api.status("alpha")["last_error"].lower() or api.status(
-                "alpha"
-            )["last_error"]
+            assert (
+                "certificate" in api.status("alpha")["last_error"].lower()
+                or api.status("alpha")["last_error"]
+            )
             for name, value in seeded.items():
                 assert_serves_last_good(api, name, value)
             assert_reported(api, "alpha")
@@ -87,9 +89,12 @@ def test_token_endpoint_failure_does_not_touch_cached_reads(
 ) -> None:
     """A token endpoint failing after start changes nothing for cached reads: the sidecar's token
     is still valid, so reads and refreshes go on and no read fails."""
-    with start_sidecar() as sidecar, httpx.Client(
-        base_url=sidecar.url, headers={"Authorization": f"Bearer {sidecar.token}"}
-    ) as http:
+    with (
+        start_sidecar() as sidecar,
+        httpx.Client(
+            base_url=sidecar.url, headers={"Authorization": f"Bearer {sidecar.token}"}
+        ) as http,
+    ):
         emulator.fail_identity(500)
         gets = emulator.calls(op="get", status=200)
         wait_until(lambda: emulator.calls(op="get", status=200) >= gets + 2)

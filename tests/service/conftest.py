@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from akv_emulator import Emulator
 
+from akv_emulator import Emulator
 from akv_sidecar.testing import emulator_config
 
 SEEDED: set[str] = set()  # every value seeded in this session
@@ -30,8 +30,7 @@ class Vault:
         self.emulator = emulator
 
     def seed(self, *names: str) -> dict[str, str]:
-        values = {name: self.rotate(name) for name in names}
-        return values
+        return {name: self.rotate(name) for name in names}
 
     def rotate(self, name: str) -> str:
         """Set a new random value (a new version) and return it."""
@@ -73,10 +72,15 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = "c
 @pytest.fixture(autouse=True)
 def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """After each test: no log record of any logger contains a seeded secret value."""
-    caplog.set_level(logging.DEBUG, logger="akv_sidecar")
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO)  # every logger from INFO ...
+    caplog.set_level(logging.DEBUG, logger="akv_sidecar")  # ... ours from DEBUG (handler too)
     yield
-    for record in caplog.records:
+    records = [
+        *caplog.get_records("setup"),
+        *caplog.get_records("call"),
+        *caplog.get_records("teardown"),
+    ]
+    for record in records:
         text = record.getMessage() + (caplog.handler.format(record) if record.exc_info else "")
         leaked = [value for value in SEEDED if value in text]
         assert not leaked, f"a secret value leaked into the log line from {record.name}"
@@ -87,4 +91,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if SEEDED:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"service log scan: {len(SEEDED)} seeded secret values never logged")
+            reporter.write_line(
+                f"service log scan: {len(SEEDED)} seeded secret values never logged"
+            )

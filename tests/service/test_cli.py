@@ -42,7 +42,8 @@ def test_check_prints_a_table_without_values(
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["VAULT", "SECRET", "VERSION", "LATENCY", "RESULT"]
     assert re.search(r"kv1\s+bronze\s+[0-9a-f]{32}\s+\d+ ms\s+ok", out)
-    assert "(credential: managed_identity)" in out and "3 ok, 0 failed" in out
+    assert "(credential: managed_identity)" in out
+    assert "3 ok, 0 failed" in out
     assert not any(value in out for value in values.values())
     assert kv.gets() == 2
 
@@ -70,7 +71,8 @@ def test_config_errors_exit_2_without_traceback(
     for command in ("serve", "check"):
         assert main([command, "--config", str(path)]) == 2
         err = capsys.readouterr().err
-        assert f"Unknown key 'cache.refesh_interval' in {path}" in err and "Traceback" not in err
+        assert f"Unknown key 'cache.refesh_interval' in {path}" in err
+        assert "Traceback" not in err
     path.write_text("vaults: []\n")
     assert main(["serve", "--config", str(path)]) == 2
     assert "No caller token" in capsys.readouterr().err
@@ -112,13 +114,15 @@ def test_serve_answers_and_stops_gracefully_on_sigterm(
     assert process.stdout is not None
     port = None
     for line in process.stdout:
-        if match := re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line):
+        if match := re.search(r"listening on http://127\.0\.0\.1:(\d+)", line):
             port = int(match[1])
             break
     assert port, "the server did not report its port"
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, what="ready")
-    read = httpx.get(f"{url}/v1/vaults/kv1/secrets/bronze", headers={"Authorization": f"Bearer {token}"})
+    read = httpx.get(
+        f"{url}/v1/vaults/kv1/secrets/bronze", headers={"Authorization": f"Bearer {token}"}
+    )
     assert read.json()["value"] == value
     process.send_signal(signal.SIGTERM)
     rest, _ = process.communicate(timeout=15)
@@ -154,13 +158,18 @@ def test_make_run_starts_the_demo_and_its_curl_line_returns_a_secret(
         if line.startswith("curl "):
             break
     curl = printed[-1].strip()
-    assert curl.startswith('curl -H "Authorization: Bearer $(cat ') and "/v1/vaults/demo/secrets/" in curl
+    assert curl.startswith('curl -H "Authorization: Bearer $(cat ')
+    assert "/v1/vaults/demo/secrets/" in curl
     assert (tmp_path / "demo" / "token").stat().st_mode & 0o777 == 0o600
     url = re.search(r"(http://127\.0\.0\.1:\d+)", curl)[1]  # type: ignore[index]
     wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, timeout=10, what="demo ready")
-    answer = subprocess.run(["bash", "-c", curl + " --silent"], capture_output=True, text=True, timeout=10, check=True)
+    answer = subprocess.run(
+        ["bash", "-c", curl + " --silent"], capture_output=True, text=True, timeout=10, check=True
+    )
     secret = json.loads(answer.stdout)
-    assert secret["vault"] == "demo" and secret["name"] == "bronze-storage-key" and secret["value"]
+    assert secret["vault"] == "demo"
+    assert secret["name"] == "bronze-storage-key"
+    assert secret["value"]
     SEEDED.add(secret["value"])
     os.killpg(process.pid, signal.SIGTERM)
     rest, _ = process.communicate(timeout=15)

@@ -20,7 +20,15 @@ def write(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("24h", 86400), ("100ms", 0.1), (45, 45), ("2.5", 2.5), ("1d", 86400)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("24h", 86400),
+        ("100ms", 0.1),
+        (45, 45),
+        ("2.5", 2.5),
+        ("1d", 86400),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     """Durations accept 30s, 5m, 24h, ms, days and plain numbers of seconds."""
@@ -48,8 +56,10 @@ upstream: {concurrency: 16, timeout: 10s}
 """,
     )
     config = load_config(path, environ={})
-    assert config.cache.refresh_interval == 300 and config.cache.max_stale == 86400
-    assert config.upstream.timeout == 10 and config.cache.negative_ttl == 30
+    assert config.cache.refresh_interval == 300
+    assert config.cache.max_stale == 86400
+    assert config.upstream.timeout == 10
+    assert config.cache.negative_ttl == 30
     assert config.vaults[0].vault_url == "https://mykv.vault.azure.net"
     assert config.vaults[0].ca_file == str(tmp_path / "ca.pem")
     assert config.auth.tokens[0].token_file == str(tmp_path / "token")
@@ -62,7 +72,9 @@ def test_unknown_key_names_key_path_file_and_known_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ={})
     message = str(caught.value)
-    assert message.startswith(f"Unknown key 'cache.refesh_interval' in {path}. Known keys in 'cache':")
+    assert message.startswith(
+        f"Unknown key 'cache.refesh_interval' in {path}. Known keys in 'cache':"
+    )
     assert "max_stale, max_versions, negative_ttl, on_demand, refresh_interval" in message
 
 
@@ -115,15 +127,17 @@ def test_environment_overrides(tmp_path: Path) -> None:
             "AKV_SIDECAR_URL": "http://127.0.0.1:8787",  # the client's variable, not ours
         },
     )
-    assert config.cache.refresh_interval == 10 and config.listen.port == 9000
-    assert config.cache.on_demand is False and config.vaults[0].secrets == ("a", "b")
+    assert config.cache.refresh_interval == 10
+    assert config.listen.port == 9000
+    assert config.cache.on_demand is False
+    assert config.vaults[0].secrets == ("a", "b")
 
 
 def test_environment_errors_name_the_variable() -> None:
     """A bad override names the environment variable rather than the file."""
     with pytest.raises(ConfigError, match="environment variable AKV_SIDECAR_CACHE__MAX_STALE"):
         load_config(data=TOKEN, environ={"AKV_SIDECAR_CACHE__MAX_STALE": "forever"})
-    with pytest.raises(ConfigError, match="Unknown key 'cache.bogus' in environment variable"):
+    with pytest.raises(ConfigError, match=r"Unknown key 'cache\.bogus' in environment variable"):
         load_config(data=TOKEN, environ={"AKV_SIDECAR_CACHE__BOGUS": "1"})
 
 

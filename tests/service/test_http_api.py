@@ -32,12 +32,16 @@ def test_read_shape_headers_versions_and_disabled(
         headers = {"Authorization": f"Bearer {sidecar.token}"}
         with httpx.Client(base_url=sidecar.url, headers=headers) as http:
             hit = http.get("/v1/vaults/KV1/secrets/Bronze")
-            assert hit.status_code == 200 and set(hit.json()) == SECRET_FIELDS
-            assert hit.json()["value"] == first and hit.json()["stale"] is False
-            assert hit.headers["x-cache"] == "hit" and hit.headers["age"] == "0"
+            assert hit.status_code == 200
+            assert set(hit.json()) == SECRET_FIELDS
+            assert hit.json()["value"] == first
+            assert hit.json()["stale"] is False
+            assert hit.headers["x-cache"] == "hit"
+            assert hit.headers["age"] == "0"
             assert hit.headers["cache-control"] == "no-store"
             pinned = http.get("/v1/vaults/kv1/secrets/old", params={"version": old_version})
-            assert pinned.json()["version"] == old_version and pinned.json()["value"] == "x"
+            assert pinned.json()["version"] == old_version
+            assert pinned.json()["value"] == "x"
             assert pinned.headers["x-cache"] == "miss"
             again = http.get("/v1/vaults/kv1/secrets/old", params={"version": old_version})
             assert again.headers["x-cache"] == "hit"
@@ -62,11 +66,17 @@ def test_batch_keeps_request_order_with_per_item_errors(
             {"vault": "kv1", "name": "bronze"},
             {"vault": "kv1", "name": "bad_name"},
         ]
-        response = httpx.post(f"{sidecar.url}/v1/secrets:batch", json={"secrets": items}, headers=headers)
-        assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+        response = httpx.post(
+            f"{sidecar.url}/v1/secrets:batch", json={"secrets": items}, headers=headers
+        )
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
         results = response.json()["results"]
-        assert [(r["vault"], r["name"]) for r in results] == [(i["vault"], i["name"]) for i in items]
-        assert results[0]["value"] == values["silver"] and results[3]["value"] == values["bronze"]
+        assert [(r["vault"], r["name"]) for r in results] == [
+            (i["vault"], i["name"]) for i in items
+        ]
+        assert results[0]["value"] == values["silver"]
+        assert results[3]["value"] == values["bronze"]
         assert [r.get("error", {}).get("code") for r in results] == [
             None, "SecretNotFound", "VaultNotConfigured", None, "InvalidName",
         ]  # fmt: skip
@@ -83,11 +93,13 @@ def test_refresh_fetches_now_at_most_once_per_10_s(
         headers = {"Authorization": f"Bearer {sidecar.token}"}
         rotated = kv.rotate("bronze")
         fresh = httpx.post(url, headers=headers)
-        assert fresh.status_code == 200 and fresh.json()["value"] == rotated
+        assert fresh.status_code == 200
+        assert fresh.json()["value"] == rotated
         assert fresh.headers["x-cache"] == "miss"
         clock.advance(9.5)
         limited = httpx.post(url, headers=headers)
-        assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+        assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "1"
         assert limited.json()["error"]["code"] == "TooManyRequests"
         clock.advance(0.5)
         assert httpx.post(url, headers=headers).status_code == 200
@@ -111,28 +123,42 @@ def test_bad_input_gets_status_and_json_error_and_service_keeps_serving(
     with run_sidecar(config) as sidecar:
         good = {"Authorization": f"Bearer {sidecar.token}"}
         secret = "/v1/vaults/kv1/secrets/bronze"
+        json_type = {**good, "Content-Type": "application/json"}
+        too_many = {"secrets": [{"vault": "kv1", "name": "a"}] * 101}
+        bad_basic = {"Authorization": "Basic dXNlcjpwdw=="}
+        wrong = {"Authorization": "Bearer wrong-token"}
+        limited = {"Authorization": "Bearer limited-caller-token-123"}
+        batch = "/v1/secrets:batch"
         cases: list[tuple[str, str, dict[str, Any], int, str]] = [
             ("GET", "/v1/vaults/kv1/secrets/bad_name", {"headers": good}, 400, "InvalidName"),
             ("GET", "/v1/vaults/x/secrets/bronze", {"headers": good}, 400, "InvalidName"),
             ("GET", f"{secret}?version=xyz", {"headers": good}, 400, "InvalidName"),
             ("GET", "/v1/vaults/nokv/secrets/bronze", {"headers": good}, 404, "VaultNotConfigured"),
             ("GET", secret, {}, 401, "Unauthenticated"),
-            ("GET", secret, {"headers": {"Authorization": "Basic dXNlcjpwdw=="}}, 401, "Unauthenticated"),
-            ("GET", secret, {"headers": {"Authorization": "Bearer wrong-token"}}, 403, "Forbidden"),
-            ("GET", secret, {"headers": {"Authorization": "Bearer limited-caller-token-123"}}, 403, "Forbidden"),
-            ("POST", "/v1/secrets:batch", {"headers": good, "content": b"x" * 70_000}, 413, "PayloadTooLarge"),
-            ("POST", "/v1/secrets:batch", {"headers": {**good, "Content-Type": "application/json"}, "content": b'{"secrets": ['}, 400, "MalformedBody"),
-            ("POST", "/v1/secrets:batch", {"headers": good, "content": b"secrets=bronze"}, 422, "InvalidRequest"),
-            ("POST", "/v1/secrets:batch", {"headers": good, "json": {"secrets": "bronze"}}, 422, "InvalidRequest"),
-            ("POST", "/v1/secrets:batch", {"json": {"secrets": []}}, 401, "Unauthenticated"),
-            ("POST", "/v1/secrets:batch", {"headers": good, "json": {"secrets": [{"vault": "kv1", "name": "a"}] * 101}}, 400, "InvalidRequest"),
+            ("GET", secret, {"headers": bad_basic}, 401, "Unauthenticated"),
+            ("GET", secret, {"headers": wrong}, 403, "Forbidden"),
+            ("GET", secret, {"headers": limited}, 403, "Forbidden"),
+            ("POST", batch, {"headers": good, "content": b"x" * 70_000}, 413, "PayloadTooLarge"),
+            (
+                "POST",
+                batch,
+                {"headers": json_type, "content": b'{"secrets": ['},
+                400,
+                "MalformedBody",
+            ),
+            ("POST", batch, {"headers": good, "content": b"secrets=a"}, 422, "InvalidRequest"),
+            ("POST", batch, {"headers": good, "json": {"secrets": "a"}}, 422, "InvalidRequest"),
+            ("POST", batch, {"json": {"secrets": []}}, 401, "Unauthenticated"),
+            ("POST", batch, {"headers": good, "json": too_many}, 400, "InvalidRequest"),
             ("GET", "/v2/nothing", {"headers": good}, 404, "NotFound"),
             ("DELETE", secret, {"headers": good}, 405, "MethodNotAllowed"),
-        ]  # fmt: skip
+        ]
         with httpx.Client(base_url=sidecar.url) as http:
             for method, path, options, status, code in cases:
                 response = http.request(method, path, **options)
-                assert (response.status_code, response.json()["error"]["code"]) == (status, code), path
+                assert (response.status_code, response.json()["error"]["code"]) == (status, code), (
+                    path
+                )
                 assert response.json()["error"]["message"]
                 assert response.headers["cache-control"] == "no-store"
                 assert value not in response.text
@@ -150,7 +176,8 @@ def test_on_demand_off_serves_only_configured_secrets(
     with run_sidecar(make_config("bronze", cache={"on_demand": False})) as sidecar:
         headers = {"Authorization": f"Bearer {sidecar.token}"}
         response = httpx.get(f"{sidecar.url}/v1/vaults/kv1/secrets/silver", headers=headers)
-        assert response.status_code == 404 and "on-demand reads are off" in response.text
+        assert response.status_code == 404
+        assert "on-demand reads are off" in response.text
         assert kv.gets("silver") == 0
 
 
@@ -162,7 +189,8 @@ def test_readyz_waits_for_prefetch_and_lists_failures(
     kv.emulator.inject(vault="kv1", latency=0.5)
     with run_sidecar(make_config("bronze", "absent"), wait_ready=False) as sidecar:
         starting = httpx.get(f"{sidecar.url}/readyz")
-        assert starting.status_code == 503 and starting.json()["error"]["code"] == "NotReady"
+        assert starting.status_code == 503
+        assert starting.json()["error"]["code"] == "NotReady"
         wait_for(lambda: httpx.get(f"{sidecar.url}/readyz").status_code == 200, what="ready")
         ready = httpx.get(f"{sidecar.url}/readyz").json()
         assert ready["status"] == "ready"
@@ -186,11 +214,15 @@ def test_shutdown_finishes_in_flight_reads_then_cancels_and_closes(
         reader.start()
         wait_for(lambda: kv.emulator.calls(op="challenge") >= 1, what="the read to reach Key Vault")
     reader.join(10)
-    assert results and results[0].status_code == 200 and results[0].json()["value"] == value
+    assert results
+    assert results[0].status_code == 200
+    assert results[0].json()["value"] == value
     assert len(sidecar.sidecar.tasks) == 0
 
 
-def test_openapi_documents_the_routes(kv: Vault, make_config: Callable[..., dict[str, Any]]) -> None:
+def test_openapi_documents_the_routes(
+    kv: Vault, make_config: Callable[..., dict[str, Any]]
+) -> None:
     """The schema documents the fast-path GET route, batch and refresh, with bearer security."""
     with run_sidecar(make_config()) as sidecar:
         schema = httpx.get(f"{sidecar.url}/openapi.json").json()

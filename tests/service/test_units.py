@@ -5,14 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from akv_sidecar import ApiError, ConfigError
 from akv_sidecar._auth import Authenticator
 from akv_sidecar._config import AuthConfig, TokenConfig
-from akv_sidecar._policy import Backoff, NegativeCache, RateLimit, SingleFlight, VaultGate, refresh_delay
+from akv_sidecar._policy import (
+    Backoff,
+    NegativeCache,
+    RateLimit,
+    SingleFlight,
+    VaultGate,
+    refresh_delay,
+)
 from akv_sidecar._secret import SecretData
 from akv_sidecar._store import Store, make_entry
 from akv_sidecar.testing import FakeClock
@@ -28,13 +37,16 @@ async def test_fake_clock_wakes_due_sleepers_in_order_from_another_thread() -> N
         woke.append(name)
 
     tasks = [asyncio.create_task(sleeper(n, s)) for n, s in (("b", 2), ("a", 1), ("c", 3))]
-    while clock.sleeping < 3:
+    for _ in range(100):  # bounded: let the three tasks reach their sleep
         await asyncio.sleep(0)
+    assert clock.sleeping == 3
     thread = threading.Thread(target=clock.advance, args=(2.0,))
     thread.start()
     thread.join()
     await asyncio.sleep(0.01)
-    assert woke == ["a", "b"] and clock.monotonic() == 2.0 and clock.sleeping == 1
+    assert woke == ["a", "b"]
+    assert clock.monotonic() == 2.0
+    assert clock.sleeping == 1
     clock.advance(1.0)
     await asyncio.gather(*tasks)
     assert woke == ["a", "b", "c"]
@@ -52,10 +64,11 @@ def test_backoff_full_jitter_and_refresh_jitter() -> None:
 
 
 def test_vault_gate_honours_retry_after_then_doubles_without_it() -> None:
-    """A 429 closes the vault for Retry-After, else for 1, 2, 4... s; success resets the doubling."""
+    """A 429 closes the vault for Retry-After, else for 1, 2, 4... s; success resets doubling."""
     clock = FakeClock()
     gate = VaultGate(clock, Backoff(1.0, 60.0, lambda: 1.0))
-    assert gate.throttled("kv1", 2.0) == 2.0 and gate.remaining("kv1") == 2.0
+    assert gate.throttled("kv1", 2.0) == 2.0
+    assert gate.remaining("kv1") == 2.0
     assert gate.remaining("other") == 0
     clock.advance(2.0)
     assert [gate.throttled("kv1", None) for _ in range(3)] == [2.0, 4.0, 8.0]
@@ -74,10 +87,12 @@ def test_negative_cache_and_rate_limit_follow_the_clock() -> None:
     assert negative.recall("a") is None
     for key in "xyz":
         negative.remember(key, key)
-    assert negative.recall("x") is None and negative.recall("z") == "z"  # bounded, oldest dropped
+    assert negative.recall("x") is None
+    assert negative.recall("z") == "z"
     clock = FakeClock()
     limit: RateLimit[str] = RateLimit(clock, 10.0)
-    assert limit.acquire("s") == 0 and limit.acquire("t") == 0
+    assert limit.acquire("s") == 0
+    assert limit.acquire("t") == 0
     clock.advance(4)
     assert limit.acquire("s") == pytest.approx(6)
     clock.advance(6)
@@ -90,8 +105,8 @@ async def test_single_flight_shares_one_call_and_survives_a_cancelled_waiter() -
     release = asyncio.Event()
     tasks: set[asyncio.Task[int]] = set()
 
-    def spawn(work: object) -> asyncio.Task[int]:
-        task = asyncio.ensure_future(work)  # type: ignore[arg-type]
+    def spawn(work: Coroutine[Any, Any, int]) -> asyncio.Task[int]:
+        task = asyncio.ensure_future(work)
         tasks.add(task)
         return task
 
@@ -108,7 +123,9 @@ async def test_single_flight_shares_one_call_and_survives_a_cancelled_waiter() -
     waiters[0].cancel()
     release.set()
     results = await asyncio.gather(*waiters[1:])
-    assert calls == 1 and results == [42] * 9 and not flights.in_flight("k")
+    assert calls == 1
+    assert results == [42] * 9
+    assert not flights.in_flight("k")
 
 
 def test_entry_prebuilt_body_and_masked_repr() -> None:
@@ -143,7 +160,9 @@ def test_entry_prebuilt_body_and_masked_repr() -> None:
     assert store.get_version(("kv1", "bronze", "ab" * 16)) is None  # LRU bound
 
 
-def test_authenticator_keeps_hashes_and_decides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_authenticator_keeps_hashes_and_decides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Tokens: 401 absent or malformed, 403 unknown or outside allow; only hashes kept."""
     token = "t" * 20 + "-jobs"
     (tmp_path / "token").write_text(token + "\n")
@@ -161,21 +180,30 @@ def test_authenticator_keeps_hashes_and_decides(tmp_path: Path, monkeypatch: pyt
     for header in (None, "", "Basic abc", "Bearer", "Bearer  "):
         with pytest.raises(ApiError) as caught:
             auth.authenticate(header)
-        assert caught.value.status == 401 and caught.value.headers == {"WWW-Authenticate": "Bearer"}
+        assert caught.value.status == 401
+        assert caught.value.headers == {"WWW-Authenticate": "Bearer"}
     with pytest.raises(ApiError) as caught:
         auth.authenticate("Bearer wrong-token-value")
     assert caught.value.status == 403
     jobs = auth.authenticate(f"bearer {token}")
-    assert jobs.name == "jobs" and auth.identify(f"Bearer {'o' * 24}").name == "ops"  # type: ignore[union-attr]
-    assert auth.allowed(jobs, "kv1", "bronze-key") and not auth.allowed(jobs, "kv1", "silver-key")
+    assert jobs.name == "jobs"
+    ops = auth.identify(f"Bearer {'o' * 24}")
+    assert ops is not None
+    assert ops.name == "ops"
+    assert auth.allowed(jobs, "kv1", "bronze-key")
+    assert not auth.allowed(jobs, "kv1", "silver-key")
     with pytest.raises(ApiError, match="may not read 'KV1/silver-key'"):
         auth.authorize(jobs, "KV1", "silver-key")
 
 
 def test_short_or_missing_tokens_refuse_to_start(tmp_path: Path) -> None:
     """A missing token file or a short token is a ConfigError naming the key and source."""
-    with pytest.raises(ConfigError, match=r"'auth.tokens\[0\].token_file' in cfg.yaml: cannot read"):
+    with pytest.raises(
+        ConfigError, match=r"'auth.tokens\[0\].token_file' in cfg.yaml: cannot read"
+    ):
         Authenticator(AuthConfig((TokenConfig("a", token_file=str(tmp_path / "no")),)), "cfg.yaml")
     (tmp_path / "short").write_text("abc")
     with pytest.raises(ConfigError, match="at least 16 characters"):
-        Authenticator(AuthConfig((TokenConfig("a", token_file=str(tmp_path / "short")),)), "cfg.yaml")
+        Authenticator(
+            AuthConfig((TokenConfig("a", token_file=str(tmp_path / "short")),)), "cfg.yaml"
+        )
