@@ -32,7 +32,7 @@ def wait_for_status(
     status: int = 200,
     timeout_s: float = 60.0,
     headers: dict[str, str] | None = None,
-    interval_s: float = 0.005,
+    interval_s: float = 0.05,
 ) -> float:
     """Poll ``url`` until it answers ``status``; return the seconds waited.
 

@@ -28,6 +28,7 @@ class RunSettings:
     throttle: tuple[int, float] = (4000, 10.0)  # Key Vault's published limit per vault
     one_by_one_limit: int = 500  # above this, one-by-one is extrapolated from a sample
     one_by_one_sample: int = 50
+    cold_start_repeats: int = 3  # for N up to one_by_one_limit; medians are compared
     # 4: Spark driver start
     driver_connections: int = 5
     driver_repeats: int = 5
@@ -50,6 +51,7 @@ class RunSettings:
                 "rounds": 1,
                 "one_by_one_limit": 50,
                 "one_by_one_sample": 20,
+                "cold_start_repeats": 1,
                 "driver_repeats": 2,
                 "soak_seconds": 30.0,
             }

@@ -1,20 +1,27 @@
-"""The ASGI application: FastAPI for the routes and the schema, the fast path in front of it."""
+"""The ASGI application: the fast path for cache hits, then the request guard (limits, request
+counts), then FastAPI for the routes and the schema."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._exceptions import ApiError
 from ._fastpath import FastPath
+from ._limits import RequestGuard, RouteNames
+from ._metrics import METRICS_CONTENT_TYPE
+from ._opsroutes import build_ops_router
 from ._reads import error_body
 from ._routes import build_router
 from ._service import Sidecar
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_metrics_app"]
 
 _HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed"}
 _HTTP_MESSAGES = {
@@ -23,19 +30,63 @@ _HTTP_MESSAGES = {
 }
 
 
-def create_app(sidecar: Sidecar) -> FastPath:
-    """The app serving ``sidecar``; its lifespan starts and stops the sidecar."""
+def create_app(sidecar: Sidecar, *, open_connections: Callable[[], int] | None = None) -> FastPath:
+    """The app serving ``sidecar``; its lifespan starts and stops the sidecar.
+
+    ``open_connections`` counts the server's open connections, for limits.max_connections.
+    ``.app`` is the request guard, ``.app.app`` the FastAPI instance.
+    """
+    config = sidecar.config
     api = FastAPI(
         title="akv-sidecar",
         summary="Azure Key Vault secrets for Spark drivers, cached on loopback.",
         version="0.1.0",
         lifespan=sidecar.lifespan,
     )
-    api.include_router(build_router(sidecar.reads, sidecar.cache, sidecar.config.limits.max_batch))
+    api.include_router(build_router(sidecar.reads, sidecar.cache, config.limits.max_batch))
+    metrics_here = config.metrics.enabled and config.metrics.port is None
+    api.include_router(
+        build_ops_router(
+            authenticate=sidecar.reads.caller,
+            board=sidecar.status,
+            entries=sidecar.cache.store.entries,
+            ready=lambda: sidecar.cache.ready,
+            exporter=sidecar.exporter if metrics_here else None,
+            metrics_token=config.metrics.require_token,
+            receiver=sidecar.events,
+        )
+    )
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
-    return FastPath(api, sidecar.reads, sidecar.config.limits.max_body_bytes)
+    routes = RouteNames([*api.openapi()["paths"], *_paths(api.routes)])
+    guard = RequestGuard(api, config.limits, sidecar.metrics, routes, open_connections)
+    return FastPath(guard, sidecar.reads, sidecar.metrics)
+
+
+def _paths(routes: list[BaseRoute]) -> list[str]:
+    """Paths of the app's own routes (/docs, /openapi.json); included routers show in the schema."""
+    return [path for route in routes if isinstance(path := getattr(route, "path", None), str)]
+
+
+def create_metrics_app(sidecar: Sidecar) -> ASGIApp:
+    """The app of the separate metrics listener (metrics.port): GET /metrics and nothing else."""
+    not_found = json.dumps(
+        {"error": {"code": "NotFound", "message": "This port serves GET /metrics only."}}
+    ).encode()
+
+    async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/metrics" and scope["method"] == "GET":
+            status, body, media = 200, sidecar.exporter.render(), METRICS_CONTENT_TYPE
+        else:
+            status, body, media = 404, not_found, "application/json"
+        headers = [(b"content-type", media.encode()), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return metrics_app
 
 
 def _json_error(error: ApiError) -> Response:

@@ -11,12 +11,23 @@ import json
 from collections.abc import Sequence
 from typing import NamedTuple, TextIO
 
-from ._logs import LogFormat
 from ._secret import iso_time
 
 __all__ = ["AuditLog", "ReadRecord"]
 
 _MAX_MIDDLES = 10_000
+_MiddleKey = tuple[str, str, str, str | None, str, str, str]  # a record without time and latency
+_MAX_FIELD = 128  # names in refused requests are whatever the caller sent: keep lines bounded
+
+
+def _clip(value: str | None) -> str | None:
+    return value if value is None or len(value) <= _MAX_FIELD else value[:_MAX_FIELD] + "…"
+
+
+def _plain(value: str | None) -> str:
+    """A field for the text format: clipped, with control characters escaped (no forged lines)."""
+    clipped = _clip(value) or ""
+    return clipped if clipped.isprintable() else clipped.encode("unicode_escape").decode("ascii")
 
 
 class ReadRecord(NamedTuple):
@@ -38,15 +49,15 @@ class AuditLog:
 
     logger_name = "akv_sidecar.audit"
 
-    def __init__(self, stream: TextIO, log_format: LogFormat = "json") -> None:
+    def __init__(self, stream: TextIO, log_format: str = "json") -> None:
         self._stream = stream
         self._format_line = self._json_line if log_format == "json" else self._text_line
         # Reads repeat: the same caller reads the same secret from the same address again and
         # again, so the serialised middle of a line is kept (bounded) and only time and latency
         # are formatted per line.
-        self._middles: dict[tuple[str, str, str, str | None, str, str, str], str] = {}
-        self._second = -1
-        self._second_text = ""
+        self._middles: dict[_MiddleKey, str] = {}
+        self._second = self._millisecond = -1
+        self._second_text = self._time_text = ""
 
     def write(self, records: Sequence[ReadRecord]) -> None:
         """Write one line per record with a single write call."""
@@ -55,42 +66,45 @@ class AuditLog:
             self._stream.flush()
 
     def _time(self, epoch: float) -> str:
-        second = int(epoch)
-        if second != self._second:
-            self._second, self._second_text = second, (iso_time(second) or "")[:-5]
-        return f"{self._second_text}.{int(epoch * 1000) % 1000:03d}Z"
+        """ISO time to the millisecond; many reads share a millisecond, all share the second."""
+        millisecond = int(epoch * 1000)
+        if millisecond != self._millisecond:
+            second = millisecond // 1000
+            if second != self._second:
+                self._second, self._second_text = second, (iso_time(second) or "")[:-5]
+            self._millisecond = millisecond
+            self._time_text = f"{self._second_text}.{millisecond % 1000:03d}Z"
+        return self._time_text
 
-    def _middle(self, record: ReadRecord) -> str:
-        caller, vault, secret, version, outcome, cache, _latency, client = record[1:]
-        key = (caller, vault, secret, version, outcome, cache, client)
-        middle = self._middles.get(key)
-        if middle is None:
-            if len(self._middles) >= _MAX_MIDDLES:
-                self._middles.clear()
-            fields = {
-                "level": "INFO",
-                "logger": self.logger_name,
-                "message": "secret read",
-                "caller": record.caller,
-                "vault": record.vault,
-                "secret": record.secret,
-                "version": record.version,
-                "outcome": record.outcome,
-                "cache": record.cache,
-                "client": record.client,
-            }
-            middle = self._middles[key] = json.dumps(fields, separators=(",", ":"))[1:-1]
+    def _middle(self, key: _MiddleKey) -> str:
+        if len(self._middles) >= _MAX_MIDDLES:
+            self._middles.clear()
+        caller, vault, secret, version, outcome, cache, client = key
+        fields = {
+            "level": "INFO",
+            "logger": self.logger_name,
+            "message": "secret read",
+            "caller": caller,
+            "vault": _clip(vault),
+            "secret": _clip(secret),
+            "version": _clip(version),
+            "outcome": outcome,
+            "cache": cache,
+            "client": client,
+        }
+        middle = self._middles[key] = json.dumps(fields, separators=(",", ":"))[1:-1]
         return middle
 
     def _json_line(self, record: ReadRecord) -> str:
-        latency_ms = round(record.latency * 1000.0, 3)
-        middle = self._middle(record)
-        return f'{{"time":"{self._time(record.time)}",{middle},"latency_ms":{latency_ms}}}\n'
+        epoch, caller, vault, secret, version, outcome, cache, latency, client = record
+        key = (caller, vault, secret, version, outcome, cache, client)
+        middle = self._middles.get(key) or self._middle(key)
+        return f'{{"time":"{self._time(epoch)}",{middle},"latency_ms":{latency * 1000.0:.3f}}}\n'
 
     def _text_line(self, record: ReadRecord) -> str:
         return (
             f"{self._time(record.time)} INFO    {self.logger_name}: secret read"
-            f" caller={record.caller} secret={record.vault}/{record.secret}"
-            f" version={record.version} outcome={record.outcome} cache={record.cache}"
+            f" caller={record.caller} secret={_plain(record.vault)}/{_plain(record.secret)}"
+            f" version={_plain(record.version)} outcome={record.outcome} cache={record.cache}"
             f" latency_ms={record.latency * 1000.0:.3f} client={record.client}\n"
         )

@@ -1,8 +1,9 @@
 """Callers: who presents which bearer token, and which secrets each may read.
 
-Tokens are read once at start and kept only as SHA-256 digests; a presented token is hashed and
-compared in constant time against every caller. ``allow`` holds fnmatch patterns over
-"<vault>/<secret>"; decisions are memoised per (caller, vault, secret).
+Tokens are read at start (and again when a token file is replaced) and kept only as SHA-256
+digests; a presented token is hashed and compared in constant time against every caller.
+``allow`` holds fnmatch patterns over "<vault>/<secret>"; decisions are memoised per
+(caller, vault, secret).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import fnmatch
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,17 +60,33 @@ class Authenticator:
     """Turns an Authorization header into a Caller and answers allow decisions."""
 
     def __init__(self, config: AuthConfig, source: str) -> None:
-        self._callers: list[tuple[bytes, Caller]] = []
-        for index, token in enumerate(config.tokens):
-            value = read_token(token, f"auth.tokens[{index}]", source)
-            patterns = tuple(pattern.lower() for pattern in token.allow)
-            digest = hashlib.sha256(value.encode()).digest()
-            self._callers.append((digest, Caller(token.name, patterns)))
+        self._config = config
+        self._source = source
+        self._callers = self._read_callers()
         if not self._callers:
             raise ConfigError(
                 f"No caller token configured in {source}: add one under 'auth.tokens'."
             )
         self._decisions: dict[tuple[str, str, str], bool] = {}
+        # Set by the token file watcher: looks for replaced token files, True if it reloaded.
+        self.recheck: Callable[[], bool] | None = None
+
+    def _read_callers(self) -> list[tuple[bytes, Caller]]:
+        callers = []
+        for index, token in enumerate(self._config.tokens):
+            value = read_token(token, f"auth.tokens[{index}]", self._source)
+            patterns = tuple(pattern.lower() for pattern in token.allow)
+            digest = hashlib.sha256(value.encode()).digest()
+            callers.append((digest, Caller(token.name, patterns)))
+        return callers
+
+    @property
+    def token_files(self) -> list[str]:
+        return [token.token_file for token in self._config.tokens if token.token_file is not None]
+
+    def reload(self) -> None:
+        """Read every token again and swap the digests in at once; a ConfigError keeps the old."""
+        self._callers = self._read_callers()
 
     def identify(self, authorization: str | None) -> Caller | None:
         """The caller presenting this header, or None (no, malformed or unknown token)."""
@@ -89,6 +107,8 @@ class Authenticator:
                 _UNAUTHENTICATED,
             )
         caller = self._match(token)
+        if caller is None and self.recheck is not None and self.recheck():
+            caller = self._match(token)  # a token rotated a moment ago
         if caller is None:
             raise ApiError(
                 403,

@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from ._clock import Clock
 from ._config import Config, VaultConfig
@@ -30,6 +31,14 @@ Hit = tuple[Entry, float, str]  # entry, age in seconds, cache status ("hit" | "
 _GONE = (Failure.NOT_FOUND, Failure.DISABLED)
 
 
+class RefreshObserver(Protocol):
+    """Told when a secret's next refresh is scheduled and when a refresh failed."""
+
+    def record_next_refresh(self, vault: str, name: str, delay: float) -> None: ...
+
+    def count_refresh_failure(self, vault: str, name: str) -> None: ...
+
+
 class SecretCache:
     def __init__(
         self,
@@ -38,8 +47,10 @@ class SecretCache:
         clock: Clock,
         rand: Callable[[], float],
         tasks: Tasks,
+        observer: RefreshObserver | None = None,
     ) -> None:
         self._config = config
+        self._observer = observer
         self._cache = config.cache
         self._upstream = upstream
         self._clock = clock
@@ -104,6 +115,22 @@ class SecretCache:
         self._negative.forget(key)
         entry = await self._fetch_shared(vault, name, wait=False)
         return entry, 0.0, "miss"
+
+    def serves(self, vault: str, name: str) -> bool:
+        """Whether the secret is configured or already cached (and so worth refreshing)."""
+        config = self.vault(vault)
+        if config is None:
+            return False
+        listed = "*" in config.secrets or name.lower() in (s.lower() for s in config.secrets)
+        return listed or (vault.lower(), name.lower()) in self._tracked
+
+    async def pushed(self, vault: str, name: str) -> None:
+        """Fetch now because Key Vault announced a new version (no manual rate limit applies)."""
+        config = self.vault(vault)
+        if config is None:
+            raise ApiError(404, "VaultNotConfigured", f"The sidecar has no vault named '{vault}'.")
+        self._negative.forget((config.name.lower(), name.lower()))
+        await self._fetch_shared(config, name, wait=False)
 
     async def _read_version(self, vault: VaultConfig, name: str, version: str) -> Hit:
         key = (vault.name.lower(), name.lower(), version.lower())
@@ -241,10 +268,15 @@ class SecretCache:
         configured = "*" in vault.secrets or name.lower() in (s.lower() for s in vault.secrets)
         try:
             while True:
-                await self._clock.sleep(self._next_delay(attempt))
+                delay = self._next_delay(attempt)
+                if self._observer is not None:
+                    self._observer.record_next_refresh(vault.name, name, delay)
+                await self._clock.sleep(delay)
                 result = await self._flights.run(
                     key, lambda: self._fetch_latest(vault, name, wait=True)
                 )
+                if isinstance(result, Failed) and self._observer is not None:
+                    self._observer.count_refresh_failure(vault.name, name)
                 if not isinstance(result, Failed):
                     attempt = 0
                 elif result.kind in _GONE:

@@ -9,13 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ._app import create_app
 from ._check import run_check
-from ._config import LOG_LEVELS, Config
+from ._config import LOG_FORMATS, LOG_LEVELS, Config
 from ._exceptions import ConfigError
 from ._loading import load_config
 from ._logs import configure_logging
-from ._server import Server, listen_socket, uvicorn_config
+from ._server import build_server
 from ._service import Sidecar
 
 __all__ = ["main", "serve"]
@@ -71,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, help="listen port, 0 for any (overrides listen.port)"
     )
     serve_cmd.add_argument("--log-level", choices=LOG_LEVELS, help="overrides log_level")
+    serve_cmd.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="json lines (default) or text; overrides log_format",
+    )
     check_cmd = commands.add_parser(
         "check", help="validate the config and fetch every configured secret once"
     )
@@ -87,33 +91,30 @@ def _flags(config: Config, options: argparse.Namespace) -> Config:
     if options.port is not None:
         listen = dataclasses.replace(listen, port=options.port)
     level = options.log_level or config.log_level
-    return dataclasses.replace(config, listen=listen, log_level=level)
+    log_format = options.log_format or config.log_format
+    return dataclasses.replace(config, listen=listen, log_level=level, log_format=log_format)
 
 
 def serve(config: Config, on_listening: Callable[[int], None] | None = None) -> int:
-    """Serve until SIGTERM/SIGINT; ``on_listening`` gets the bound port before serving starts."""
-    configure_logging("json", config.log_level)
+    """Serve until SIGTERM/SIGINT (SIGHUP reloads the TLS certificate and caller tokens);
+    ``on_listening`` gets the bound port before serving starts."""
+    configure_logging(config.log_format, config.log_level)
     # azure-core logs every request's headers at INFO; keep the sidecar's own lines readable.
     logging.getLogger("azure").setLevel(max(logging.WARNING, logging.getLogger().level))
-    sidecar = Sidecar(config)
-    try:
-        sock = listen_socket(config.listen.host, config.listen.port, config.listen.backlog)
-    except OSError as error:
-        print(
-            f"akv-sidecar: cannot listen on {config.listen.host}:{config.listen.port}: "
-            f"{error.strerror}",
-            file=sys.stderr,
-        )
-        return 1
-    server = Server(uvicorn_config(create_app(sidecar), config))
-    port = sock.getsockname()[1]
+    sidecar = Sidecar(config, freeze_heap=True)
+    served = build_server(sidecar)
+    scheme = "https" if config.listen.tls.enabled else "http"
     logging.getLogger("akv_sidecar").info(
-        "listening on http://%s:%d", config.listen.host, port, extra={"port": port}
+        "listening on %s://%s:%d",
+        scheme,
+        config.listen.host,
+        served.port,
+        extra={"port": served.port},
     )
     if on_listening is not None:
-        on_listening(port)
+        on_listening(served.port)
     try:
-        server.run(sockets=[sock])
+        served.run()
     finally:
-        sock.close()
-    return 0 if server.started else 1
+        served.close()
+    return 0 if served.server.started else 1

@@ -16,8 +16,11 @@ __all__ = [
     "CacheConfig",
     "Config",
     "CredentialConfig",
+    "EventsConfig",
     "LimitsConfig",
     "ListenConfig",
+    "MetricsConfig",
+    "TlsConfig",
     "TokenConfig",
     "UpstreamConfig",
     "VaultConfig",
@@ -34,6 +37,8 @@ CREDENTIAL_KINDS = (
     "azure_cli",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("json", "text")
+FORWARDED_FOR = ("reject", "allow")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -164,12 +169,37 @@ def nested(cls: type, *, many: bool = False) -> dict[str, Any]:
     return {"section": cls, "many": many}
 
 
+def file_mode(value: Any) -> int:
+    """Unix permissions as an octal string ("0660") or a number."""
+    try:
+        mode = int(value, 8) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        mode = -1
+    if isinstance(value, bool) or not 0 <= mode <= 0o777:
+        raise Invalid('Expected octal permissions such as "0660".')
+    return mode
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    cert_file: str | None = setting(None, text())
+    key_file: str | None = setting(None, text())
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
 @dataclass(frozen=True)
 class ListenConfig:
     host: str = setting("127.0.0.1", text())
     port: int = setting(8787, integer(0, 65535))
     backlog: int = setting(2048, integer(1, 65535))
     shutdown_timeout: float = setting(10.0, duration(0, 3600))
+    tls: TlsConfig = field(default_factory=TlsConfig, metadata=nested(TlsConfig))
+    uds: str | None = setting(None, text())
+    uds_mode: int = setting(0o660, file_mode)
+    allow_plaintext_remote: bool = setting(False, boolean)
 
 
 @dataclass(frozen=True)
@@ -183,6 +213,7 @@ class TokenConfig:
 @dataclass(frozen=True)
 class AuthConfig:
     tokens: tuple[TokenConfig, ...] = field(default=(), metadata=nested(TokenConfig, many=True))
+    reload_interval: float = setting(5.0, duration(0.05, 3600))
 
 
 @dataclass(frozen=True)
@@ -230,6 +261,29 @@ class UpstreamConfig:
 class LimitsConfig:
     max_body_bytes: int = setting(65536, integer(256, 16 * 1024 * 1024))
     max_batch: int = setting(100, integer(1, 10_000))
+    max_header_bytes: int = setting(16384, integer(1024, 1024 * 1024))
+    max_headers: int = setting(64, integer(8, 1024))
+    max_concurrency: int = setting(512, integer(1, 100_000))
+    max_connections: int = setting(1024, integer(1, 100_000))
+    forwarded_for: str = setting("reject", text(choices=FORWARDED_FOR))
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = setting(True, boolean)
+    require_token: bool = setting(False, boolean)
+    host: str = setting("127.0.0.1", text())
+    port: int | None = setting(None, integer(0, 65535))
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    webhook_secret_file: str | None = setting(None, text())
+    webhook_secret_env: str | None = setting(None, text())
+
+    @property
+    def enabled(self) -> bool:
+        return self.webhook_secret_file is not None or self.webhook_secret_env is not None
 
 
 @dataclass(frozen=True)
@@ -247,7 +301,10 @@ class Config:
         default_factory=UpstreamConfig, metadata=nested(UpstreamConfig)
     )
     limits: LimitsConfig = field(default_factory=LimitsConfig, metadata=nested(LimitsConfig))
+    metrics: MetricsConfig = field(default_factory=MetricsConfig, metadata=nested(MetricsConfig))
+    events: EventsConfig = field(default_factory=EventsConfig, metadata=nested(EventsConfig))
     log_level: str = setting("info", text(choices=LOG_LEVELS))
+    log_format: str = setting("json", text(choices=LOG_FORMATS))
     source: str = field(default="<dict>", metadata={"internal": True})
 
     def vault(self, name: str) -> VaultConfig | None:

@@ -2,6 +2,8 @@
 
 The values are random, generated at start and never printed; the caller token is written to
 ``<demo dir>/token`` (mode 0600) and the lines to query the sidecar are printed once it listens.
+``<demo dir>/demo.env`` then holds the variables a shell, a notebook or a test sources to reach the
+sidecar (and, for comparisons, the emulated vault itself); it names files, never a secret value.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import secrets
 import shlex
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._config import Config
 from ._loading import load_config
 
-__all__ = ["DEMO_SECRETS", "run_demo"]
+if TYPE_CHECKING:
+    from akv_emulator import Emulator
+
+__all__ = ["DEMO_SECRETS", "DEMO_VAULT", "run_demo"]
 
 DEMO_VAULT = "demo"
 DEMO_SECRETS = ("bronze-storage-key", "silver-storage-key", "sp-client-secret")
@@ -53,13 +59,28 @@ def run_demo(directory: Path, serve: Callable[[Config, Callable[[int], None]], i
         )
 
         def announce(port: int) -> None:
-            print(_instructions(config.listen.host, port, token_file), flush=True)
+            url = f"http://{config.listen.host}:{port}"
+            _write_env(directory / "demo.env", url, token_file, emulator)
+            print(_instructions(url, token_file), flush=True)
 
         return serve(config, announce)
 
 
-def _instructions(host: str, port: int, token_file: Path) -> str:
-    url = f"http://{host}:{port}"
+def _write_env(path: Path, url: str, token_file: Path, emulator: Emulator) -> None:
+    variables = {
+        "AKV_SIDECAR_URL": url,
+        "AKV_SIDECAR_TOKEN_FILE": str(token_file.resolve()),
+        "AKV_DEMO_VAULT": DEMO_VAULT,
+        "AKV_DEMO_VAULT_URL": emulator.vault_url(DEMO_VAULT),
+        "AKV_DEMO_CA_FILE": emulator.ca_file,
+        "AKV_DEMO_ADMIN_URL": emulator.admin_url,
+        **emulator.identity_env(),
+    }
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _instructions(url: str, token_file: Path) -> str:
     token = shlex.quote(str(token_file))
     python = (
         "from akv_client import SidecarClient; "
@@ -73,5 +94,6 @@ def _instructions(host: str, port: int, token_file: Path) -> str:
             f"{url}/v1/vaults/{DEMO_VAULT}/secrets/{DEMO_SECRETS[0]}",
             "or from Python:",
             f'AKV_SIDECAR_URL={url} AKV_SIDECAR_TOKEN_FILE={token} python -c "{python}"',
+            f"(or `source {shlex.quote(str(token_file.parent / 'demo.env'))}` first)",
         ]
     )

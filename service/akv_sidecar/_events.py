@@ -15,19 +15,30 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ._config import EventsConfig
+from ._exceptions import ConfigError
 from ._metrics import Metrics
 
-__all__ = ["EventGridReceiver", "EventPayloadError", "SecretEvent", "parse_events"]
+__all__ = [
+    "EventGridReceiver",
+    "EventPayloadError",
+    "SecretEvent",
+    "parse_events",
+    "read_webhook_secret",
+]
 
 NEW_VERSION = "Microsoft.KeyVault.SecretNewVersionCreated"
 NEAR_EXPIRY = "Microsoft.KeyVault.SecretNearExpiry"
 EXPIRED = "Microsoft.KeyVault.SecretExpired"
 VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
 _SECRET_EVENTS = (NEW_VERSION, NEAR_EXPIRY, EXPIRED)
+MIN_WEBHOOK_SECRET = 16
 
 logger = logging.getLogger("akv_sidecar.events")
 
@@ -123,6 +134,28 @@ def parse_events(body: bytes) -> ParsedPayload:
 
 def _short(event_type: str) -> str:
     return event_type.rsplit(".", 1)[-1]
+
+
+def read_webhook_secret(events: EventsConfig, source: str) -> str:
+    """The webhook secret from events.webhook_secret_file or _env; errors name the key."""
+    if events.webhook_secret_file is not None:
+        key = "events.webhook_secret_file"
+        try:
+            value = Path(events.webhook_secret_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(
+                f"Invalid value for '{key}' in {source}: cannot read"
+                f" {events.webhook_secret_file} ({error.strerror})."
+            ) from None
+    else:
+        key = "events.webhook_secret_env"
+        value = os.environ.get(events.webhook_secret_env or "", "").strip()
+    if len(value) < MIN_WEBHOOK_SECRET:
+        raise ConfigError(
+            f"Invalid value for '{key}' in {source}: the webhook secret must have at least"
+            f" {MIN_WEBHOOK_SECRET} characters (e.g. from `openssl rand -hex 16`)."
+        )
+    return value
 
 
 class EventGridReceiver:

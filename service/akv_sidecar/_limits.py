@@ -1,43 +1,35 @@
-"""The request guard: hardening limits in front of the app, and the per-route request counter.
+"""The request guard: hardening limits in front of FastAPI, and the per-route request counter.
 
-One pure-ASGI layer, outermost, so every request passes one cheap check and nothing else:
+Every request that the fast path does not answer passes here, and is refused with a JSON error when
 
-- a request carrying `X-Forwarded-For` is refused (400) unless `forwarded_for: allow`: a sidecar
-  reached through a proxy is usually a request forgery (SSRF), and when it is not, config says so;
-- headers over `max_header_bytes` (names and values summed) or more than `max_headers` get 431;
-- more than `max_concurrency` requests in flight, or more than `max_connections` open connections,
-  get 429 with `Retry-After: 1` (and the extra connection is closed).
+- it carries `X-Forwarded-For` (400) and limits.forwarded_for is `reject`: a sidecar reached
+  through a proxy is usually a request forgery (SSRF), and when it is not, the config says so;
+- its headers exceed limits.max_header_bytes (names and values summed) or limits.max_headers (431);
+- its body exceeds limits.max_body_bytes, announced by Content-Length or streamed (413);
+- limits.max_concurrency requests are already in flight, or more than limits.max_connections
+  connections are open (429 with `Retry-After: 1`; the extra connection is closed).
 
-Requests are counted per (route template, status) in the plain `Metrics` dict, never in
-prometheus-client on the hot path.
+The fast path asks `fast_authorization()` first: one pass over the headers that says whether a
+request is within every limit (and returns its Authorization header); any other request takes the
+guarded path and gets its error here. Requests are counted per (route template, status) in the
+plain `Metrics` dict, never in prometheus-client.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._config import LimitsConfig
 from ._exceptions import ApiError
 from ._metrics import Metrics
 
-__all__ = ["LimitsConfig", "RequestGuard", "RouteNames"]
+__all__ = ["RequestGuard", "RouteNames"]
 
 UNMATCHED_ROUTE = "unmatched"
-
-
-@dataclass(frozen=True)
-class LimitsConfig:
-    """`limits:` in the config file."""
-
-    max_header_bytes: int = 16 * 1024
-    max_headers: int = 64
-    max_concurrency: int = 512
-    max_connections: int = 1024
-    forwarded_for: Literal["reject", "allow"] = "reject"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class RouteNames:
@@ -57,21 +49,21 @@ class RouteNames:
         return UNMATCHED_ROUTE
 
 
-def _error_response(status: int, code: str, message: str) -> tuple[Message, Message]:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+def _error_response(error: ApiError) -> tuple[Message, Message]:
+    body = json.dumps({"error": {"code": error.code, "message": error.message}}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-    ]
-    if status == 429:
-        headers += [(b"retry-after", b"1"), (b"connection", b"close")]
-    start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+    ]  # the fast path in front adds Cache-Control: no-store to every answer
+    if error.status in (413, 429):
+        headers.append((b"connection", b"close"))
+    headers += [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
+    start: Message = {"type": "http.response.start", "status": error.status, "headers": headers}
     return start, {"type": "http.response.body", "body": body}
 
 
 class RequestGuard:
-    """ASGI middleware enforcing `LimitsConfig` and counting requests by route and status."""
+    """ASGI middleware enforcing the limits and counting requests by route and status."""
 
     def __init__(
         self,
@@ -81,38 +73,80 @@ class RequestGuard:
         routes: RouteNames,
         open_connections: Callable[[], int] | None = None,
     ) -> None:
-        self._app = app
+        self.app = app
         self._limits = limits
+        self._reject_forwarded = limits.forwarded_for == "reject"
         self._metrics = metrics
         self._routes = routes
         self._open_connections = open_connections
         self._in_flight = 0
 
-    def _check(self, scope: Scope) -> None:
-        """Raise ApiError for a request over a limit."""
-        limits = self._limits
-        size = 0
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered behind the guard right now."""
+        return self._in_flight
+
+    def fast_authorization(self, scope: Scope) -> tuple[bool, str | None]:
+        """(within every limit, the Authorization header) in one pass over the headers."""
+        size, authorization = 0, None
         for name, value in scope["headers"]:
             size += len(name) + len(value)
-            if name == b"x-forwarded-for" and limits.forwarded_for == "reject":
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"x-forwarded-for" and self._reject_forwarded:
+                return False, None
+        limits = self._limits
+        within = (
+            size <= limits.max_header_bytes
+            and len(scope["headers"]) <= limits.max_headers
+            and not self._too_many_connections()
+        )
+        return within, authorization
+
+    def _too_many_connections(self) -> bool:
+        count = self._open_connections
+        return count is not None and count() > self._limits.max_connections
+
+    def _check(self, scope: Scope) -> int | None:
+        """Raise the ApiError for a request over a limit; return its Content-Length if any."""
+        limits = self._limits
+        size, length = 0, None
+        for name, value in scope["headers"]:
+            size += len(name) + len(value)
+            if name == b"x-forwarded-for" and self._reject_forwarded:
                 raise ApiError(
                     400,
                     "ForwardedRequest",
                     "Requests relayed with X-Forwarded-For are refused. Call the sidecar directly,"
                     " or set limits.forwarded_for: allow if it runs behind a trusted proxy.",
                 )
+            if name == b"content-length" and value.isdigit():
+                length = int(value)
         if size > limits.max_header_bytes or len(scope["headers"]) > limits.max_headers:
             raise ApiError(431, "HeadersTooLarge", "The request headers are too large.")
-        if self._in_flight >= limits.max_concurrency or (
-            self._open_connections is not None and self._open_connections() > limits.max_connections
-        ):
-            raise ApiError(429, "TooManyRequests", "The sidecar is at capacity; retry shortly.")
+        if length is not None and length > limits.max_body_bytes:
+            raise self._body_too_large()
+        if self._in_flight >= limits.max_concurrency or self._too_many_connections():
+            raise ApiError(
+                429,
+                "TooManyRequests",
+                "The sidecar is at capacity; retry shortly.",
+                {"Retry-After": "1"},
+            )
+        return length
+
+    def _body_too_large(self) -> ApiError:
+        return ApiError(
+            413,
+            "PayloadTooLarge",
+            f"The request body is larger than {self._limits.max_body_bytes} bytes;"
+            " send fewer secrets per batch.",
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self._app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
-        route = self._routes(scope["path"])
         status = 500
 
         async def send_counted(message: Message) -> None:
@@ -122,14 +156,40 @@ class RequestGuard:
             await send(message)
 
         try:
-            self._check(scope)
+            length = self._check(scope)
+            if length is None and scope["method"] in _BODY_METHODS:
+                receive = await self._buffered(receive)
             self._in_flight += 1
             try:
-                await self._app(scope, receive, send_counted)
+                await self.app(scope, receive, send_counted)
             finally:
                 self._in_flight -= 1
-        except ApiError as rejected:
-            for message in _error_response(rejected.status, rejected.code, rejected.message):
+        except ApiError as refused:
+            for message in _error_response(refused):
                 await send_counted(message)
         finally:
-            self._metrics.count_request(route, status)
+            self._metrics.count_request(self._routes(scope["path"]), status)
+
+    async def _buffered(self, receive: Receive) -> Receive:
+        """Read a body of unannounced length (chunked) up to the limit, then replay it."""
+        chunks: list[bytes] = []
+        received, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return receive  # the client left; let the app see the disconnect
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > self._limits.max_body_bytes:
+                raise self._body_too_large()
+            more = message.get("more_body", False)
+        replay: Message | None = {"type": "http.request", "body": b"".join(chunks)}
+
+        async def receive_replayed() -> Message:
+            nonlocal replay
+            if replay is None:
+                return await receive()
+            message, replay = replay, None
+            return message
+
+        return receive_replayed

@@ -16,7 +16,16 @@ from ._exceptions import ConfigError
 __all__ = ["ENV_PREFIX", "load_config"]
 
 ENV_PREFIX = "AKV_SIDECAR_"
-_PATH_KEYS = ("token_file", "ca_file", "client_secret_file")
+# Settings holding file paths: relative ones are taken relative to the config file's folder.
+_PATH_KEYS = (
+    "token_file",
+    "ca_file",
+    "client_secret_file",
+    "cert_file",
+    "key_file",
+    "uds",
+    "webhook_secret_file",
+)
 T = TypeVar("T")
 
 
@@ -171,11 +180,14 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         return dataclasses.replace(item, **changes) if changes else item
 
     tokens = tuple(resolve(token) for token in config.auth.tokens)
+    listen = dataclasses.replace(resolve(config.listen), tls=resolve(config.listen.tls))
     return dataclasses.replace(
         config,
         auth=dataclasses.replace(config.auth, tokens=tokens),
         vaults=tuple(resolve(vault) for vault in config.vaults),
         credential=resolve(config.credential),
+        listen=listen,
+        events=resolve(config.events),
     )
 
 
@@ -209,6 +221,12 @@ def _check(config: Config, reader: _Reader) -> None:
             )
     if config.cache.backoff_base > config.cache.backoff_max:
         raise reader.fail("cache.backoff_base", "It must not exceed cache.backoff_max.")
+    tls = config.listen.tls
+    if (tls.cert_file is None) != (tls.key_file is None):
+        raise reader.fail("listen.tls", "Give both cert_file and key_file, or neither.")
+    events = config.events
+    if events.webhook_secret_file is not None and events.webhook_secret_env is not None:
+        raise reader.fail("events", "Give one of webhook_secret_file or webhook_secret_env.")
 
 
 def _check_vault(vault: VaultConfig, path: str, seen: set[str], reader: _Reader) -> None:

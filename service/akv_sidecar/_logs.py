@@ -1,6 +1,6 @@
 """Log output: JSON lines on stdout by default, or plain text for people at a terminal.
 
-Every log line of the process, including the audit log, goes through one `LogFormat` choice. The
+Every log line of the process, including the audit log, follows one `log_format` choice. The
 formatters never print arguments they were not given explicitly, so a secret value can reach a line
 only if some caller put it there; none does.
 """
@@ -10,18 +10,22 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
-from ._config import LOG_LEVELS
+from ._config import LOG_FORMATS, LOG_LEVELS
 from ._secret import iso_time
 
-__all__ = ["LOG_FORMATS", "LogFormat", "configure_logging"]
+__all__ = ["configure_logging"]
 
-LogFormat = Literal["json", "text"]
-LOG_FORMATS: tuple[LogFormat, ...] = ("json", "text")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`: logged as a field.
-_RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# uvicorn adds `color_message`, a copy of the message with terminal colours.
+_RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -56,7 +60,7 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(
-    log_format: LogFormat = "json", level: str = "info", stream: TextIO | None = None
+    log_format: str = "json", level: str = "info", stream: TextIO | None = None
 ) -> logging.Handler:
     """Route the root, uvicorn and akv_sidecar loggers to one handler on `stream` (stdout)."""
     if log_format not in LOG_FORMATS:
@@ -70,7 +74,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # uvicorn.access stays as uvicorn leaves it: off (access_log=False); reads are audited instead.
+    for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True

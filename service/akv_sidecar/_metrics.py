@@ -25,9 +25,16 @@ from prometheus_client.registry import Collector
 
 from ._audit import ReadRecord
 
-__all__ = ["KEYVAULT_OUTCOMES", "METRICS_CONTENT_TYPE", "Metrics", "MetricsExporter"]
+__all__ = [
+    "KEYVAULT_OUTCOMES",
+    "METRICS_CONTENT_TYPE",
+    "READ_ROUTE",
+    "Metrics",
+    "MetricsExporter",
+]
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+READ_ROUTE = "/v1/vaults/{vault}/secrets/{name}"
 KEYVAULT_OUTCOMES = ("ok", "not_found", "forbidden", "throttled", "error", "timeout")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -58,6 +65,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, str]] = Counter()  # (route, status)
+        self.fast_hits = 0  # cache hits the fast path answered (200s of READ_ROUTE)
         self.cache_reads: Counter[str] = Counter()  # hit, miss, stale
         self.keyvault_calls: Counter[tuple[str, str]] = Counter()  # (vault, outcome)
         self.keyvault_latency: dict[str, _Histogram] = {}
@@ -101,11 +109,13 @@ class _Collector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         metrics = self._metrics
+        requests = metrics.requests.copy()
+        requests[READ_ROUTE, "200"] += metrics.fast_hits
         yield _counter(
             "akv_sidecar_http_requests",
             "HTTP requests answered, by route template and status.",
             ("route", "status"),
-            metrics.requests,
+            requests,
         )
         cache = CounterMetricFamily(
             "akv_sidecar_cache_reads", "Secret reads by cache result.", labels=["result"]

@@ -132,7 +132,12 @@ def build_ops_router(
                 400, "InvalidEvent", f"{error}; send Event Grid or CloudEvents JSON."
             ) from None
 
-    @router.options(EVENTS_PATH, responses=_EVENT_ERRORS, tags=["events"])
+    @router.options(
+        EVENTS_PATH,
+        response_class=Response,
+        responses={**_EVENT_ERRORS, 200: {"description": "Handshake accepted", "content": None}},
+        tags=["events"],
+    )
     async def handshake(
         code: str | None = Query(default=None, description="the webhook secret"),
         origin: str | None = Header(default=None, alias="WebHook-Request-Origin"),

@@ -1,34 +1,48 @@
 """Per-read records: appended on the hot path, aggregated off it.
 
 Every read appends one small ``ReadRecord`` tuple to a bounded deque (no lock, no I/O, no
-formatting); a background task drains the deque on a fixed cadence. For now it keeps counts per
-(outcome, cache status); the audit log and the metrics consume the same drained batches.
+formatting); a background task drains the deque on a fixed cadence and hands each batch to the
+sinks: the audit log, the metrics and the status board. It also keeps counts per (outcome, cache).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter, deque
+from collections.abc import Callable, Sequence
 
 from ._audit import ReadRecord
 
 __all__ = ["ReadRecord", "Records"]
 
+_CHUNK = 256
+
 
 class Records:
     """A bounded buffer of read records and the totals drained from it."""
 
-    def __init__(self, capacity: int = 65_536, drain_interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        capacity: int = 65_536,
+        drain_interval: float = 0.2,
+        sinks: Sequence[Callable[[list[ReadRecord]], None]] = (),
+    ) -> None:
         self._pending: deque[ReadRecord] = deque(maxlen=capacity)
         self._drain_interval = drain_interval
+        self._sinks = tuple(sinks)
         self.totals: Counter[tuple[str, str]] = Counter()
         self.add = self._pending.append  # the hot path's only cost: one bound-method call
 
-    def drain(self) -> list[ReadRecord]:
-        """Take every pending record, count it, and return the batch."""
+    def drain(self, limit: int | None = None) -> list[ReadRecord]:
+        """Take the pending records (at most ``limit``), count them, hand them to the sinks."""
         pending = self._pending
-        batch = [pending.popleft() for _ in range(len(pending))]
-        self.totals.update((record.outcome, record.cache) for record in batch)
+        count = len(pending) if limit is None else min(limit, len(pending))
+        batch = [pending.popleft() for _ in range(count)]
+        if batch:
+            self.totals.update((record.outcome, record.cache) for record in batch)
+            for sink in self._sinks:
+                sink(batch)
         return batch
 
     async def run(self) -> None:
@@ -36,6 +50,9 @@ class Records:
         try:
             while True:
                 await asyncio.sleep(self._drain_interval)
-                self.drain()
+                # In chunks, letting requests in between: one big batch would stall the loop.
+                for _ in range(math.ceil(len(self._pending) / _CHUNK)):
+                    self.drain(_CHUNK)
+                    await asyncio.sleep(0)
         finally:
             self.drain()

@@ -29,7 +29,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else ""
+    return request.client.host if request.client else "unix"  # no peer address: the Unix socket
 
 
 def _secret_response(served: tuple[bytes, Hit]) -> Response:

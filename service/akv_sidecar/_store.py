@@ -95,5 +95,9 @@ class Store:
         while len(self._versions) > self._max_versions:
             self._versions.popitem(last=False)
 
+    def entries(self) -> list[Entry]:
+        """The latest entry of every secret (a snapshot, for status and metrics)."""
+        return list(self._latest.values())
+
     def __len__(self) -> int:
         return len(self._latest)

@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import enum
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -39,6 +40,9 @@ from ._secret import SecretData
 __all__ = ["Failed", "Failure", "Upstream"]
 
 T = TypeVar("T")
+# Told about every Key Vault call: vault, secret (None for a listing), outcome ("ok" or a Failure
+# value), seconds and the failure detail. Metrics and the status board listen here.
+CallObserver = Callable[[str, str | None, str, float, str | None], None]
 
 
 class Failure(enum.Enum):
@@ -62,9 +66,12 @@ class Failed:
 class Upstream:
     """The Key Vault clients of every configured vault, opened and closed together."""
 
-    def __init__(self, config: Config, gate: VaultGate) -> None:
+    def __init__(
+        self, config: Config, gate: VaultGate, observe: CallObserver | None = None
+    ) -> None:
         self._config = config
         self._gate = gate
+        self._observe = observe
         self._timeout = config.upstream.timeout
         self._semaphore = asyncio.Semaphore(config.upstream.concurrency)
         self._credential: AsyncTokenCredential | None = None
@@ -125,7 +132,7 @@ class Upstream:
                 updated_on=props.updated_on,
             )
 
-        return await self._call(vault, get, wait=wait)
+        return await self._call(vault, get, wait=wait, secret=name)
 
     async def list_enabled(self, vault: str) -> list[str] | Failed:
         """Names of every enabled secret in the vault (for ``secrets: ["*"]``)."""
@@ -148,7 +155,7 @@ class Upstream:
         return await self._guarded(token)
 
     async def _call(
-        self, vault: str, work: Callable[[], Awaitable[T]], *, wait: bool
+        self, vault: str, work: Callable[[], Awaitable[T]], *, wait: bool, secret: str | None = None
     ) -> T | Failed:
         key = vault.lower()
         while True:
@@ -158,8 +165,18 @@ class Upstream:
             async with self._semaphore:
                 if self._gate.remaining(key) > 0:
                     continue  # throttled while we queued: go back to waiting
+                started = time.perf_counter()
                 outcome = await self._guarded(work)
             break
+        if self._observe is not None:
+            failed = outcome if isinstance(outcome, Failed) else None
+            self._observe(
+                vault,
+                secret,
+                failed.kind.value if failed else "ok",
+                time.perf_counter() - started,
+                failed.detail if failed else None,
+            )
         if isinstance(outcome, Failed) and outcome.kind is Failure.THROTTLED:
             wait_s = self._gate.throttled(key, outcome.retry_after)
             return Failed(Failure.THROTTLED, outcome.detail, wait_s)

@@ -25,14 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
-
-from ._app import create_app
 from ._auth import read_token
 from ._clock import Clock, FakeClock
 from ._config import Config
 from ._loading import load_config
-from ._server import Server, listen_socket, uvicorn_config
+from ._server import Server, build_server
 from ._service import Sidecar
 
 __all__ = ["FakeClock", "RunningSidecar", "emulator_config", "run_sidecar"]
@@ -49,10 +46,13 @@ class _EmulatorLike(Protocol):
 class RunningSidecar:
     """A sidecar serving in a background thread."""
 
-    url: str  # http://127.0.0.1:<port>
+    url: str  # http://127.0.0.1:<port> (https:// with listen.tls)
     port: int
     token: str = field(repr=False)  # the first caller's token
     sidecar: Sidecar = field(repr=False)  # the live object (cache, records) for assertions
+    server: Server = field(repr=False)  # .hangup() does what SIGHUP does
+    metrics_url: str | None = None  # with metrics.port: http://<metrics.host>:<port>
+    uds: str | None = None  # listen.uds
 
 
 def emulator_config(
@@ -108,29 +108,34 @@ def run_sidecar(
     """Start the sidecar for ``config`` (a Config, or a dict read without env overrides)."""
     loaded = config if isinstance(config, Config) else load_config(data=config, environ={})
     sidecar = Sidecar(loaded, clock=clock, rand=rand)
-    sock = listen_socket(loaded.listen.host, port, loaded.listen.backlog)
-    server = Server(uvicorn_config(create_app(sidecar), loaded))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="akv-sidecar", daemon=True
-    )
-    bound = sock.getsockname()[1]
-    host = loaded.listen.host if ":" not in loaded.listen.host else f"[{loaded.listen.host}]"
+    served = build_server(sidecar, port=port)
+    server = served.server
+    thread = threading.Thread(target=served.run, name="akv-sidecar", daemon=True)
+    listen = loaded.listen
+    host = listen.host if ":" not in listen.host else f"[{listen.host}]"
+    scheme = "https" if listen.tls.enabled else "http"
+    metrics_url = None
+    if served.metrics_port is not None:
+        metrics_url = f"http://{loaded.metrics.host}:{served.metrics_port}"
     running = RunningSidecar(
-        f"http://{host}:{bound}",
-        bound,
+        f"{scheme}://{host}:{served.port}",
+        served.port,
         read_token(loaded.auth.tokens[0], "auth.tokens[0]", loaded.source),
         sidecar,
+        server,
+        metrics_url,
+        served.uds,
     )
     thread.start()
     try:
         _wait_started(server, thread, timeout)
         if wait_ready:
-            _wait_ready(running.url, timeout)
+            _wait_ready(sidecar, timeout)
         yield running
     finally:
         server.should_exit = True
         thread.join(timeout)
-        sock.close()
+        served.close()
 
 
 def _wait_started(server: Server, thread: threading.Thread, timeout: float) -> None:
@@ -143,10 +148,10 @@ def _wait_started(server: Server, thread: threading.Thread, timeout: float) -> N
         time.sleep(0.01)
 
 
-def _wait_ready(url: str, timeout: float) -> None:
+def _wait_ready(sidecar: Sidecar, timeout: float) -> None:
+    """Until the prefetch finished: what /readyz answers 200 on (works with TLS too)."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0) as client:
-        while client.get(f"{url}/readyz").status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the sidecar was not ready within {timeout:g} s")
-            time.sleep(0.02)
+    while not sidecar.cache.ready:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the sidecar was not ready within {timeout:g} s")
+        time.sleep(0.02)

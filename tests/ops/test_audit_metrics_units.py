@@ -110,3 +110,18 @@ def test_metrics_exposition_parses_and_counts_known_traffic() -> None:
     assert got["akv_sidecar_ready", ()] == 0
     ready[0] = True
     assert samples(exporter)["akv_sidecar_ready", ()] == 1
+
+
+def test_untrusted_names_are_clipped_and_cannot_forge_text_lines() -> None:
+    """A refused request's name is clipped to 128 characters; control characters are escaped."""
+    hostile = ReadRecord(
+        0.0, "spark", "kv1\n2024 INFO forged", "x" * 5000, None, "InvalidName", "none", 0.0, "c"
+    )
+    text, json_stream = io.StringIO(), io.StringIO()
+    AuditLog(text, "text").write([hostile])
+    AuditLog(json_stream, "json").write([hostile])
+    assert len(text.getvalue().splitlines()) == 1
+    assert "kv1\\n2024 INFO forged" in text.getvalue()
+    line = json.loads(json_stream.getvalue())
+    assert line["vault"] == "kv1\n2024 INFO forged"
+    assert line["secret"] == "x" * 128 + "…"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,41 +49,43 @@ def test_header_and_body_size_limits(start: StartSidecar) -> None:
 
 
 def test_concurrency_limit_answers_429(start: StartSidecar, kv: Emulator) -> None:
-    """With max_concurrency 2 and two reads hanging on Key Vault, a third request gets 429."""
-    with start(limits={"max_concurrency": 2}, upstream={"timeout": "3s"}) as sidecar:
+    """With max_concurrency 2 and two reads hanging on Key Vault, a third request that would wait
+    gets 429 with Retry-After (cache hits, which never wait, are still served)."""
+    with start(limits={"max_concurrency": 2}, upstream={"timeout": "8s"}) as sidecar:
         kv.inject(vault="kv1", hang=True)
         url = f"{sidecar.url}/v1/vaults/kv1/secrets"
         results: list[int] = []
 
         def hanging_read(name: str) -> None:
-            results.append(
-                httpx.get(f"{url}/{name}", headers=bearer(sidecar.token), timeout=10).status_code
-            )
+            response = httpx.get(f"{url}/{name}", headers=bearer(sidecar.token), timeout=15)
+            results.append(response.status_code)
 
         threads = [threading.Thread(target=hanging_read, args=(f"absent-{i}",)) for i in range(2)]
         for thread in threads:
             thread.start()
         try:
-            refused = _until_refused(f"{url}/bronze", sidecar.token)
+            guard = sidecar.server.config.app.app  # the fast path's inner app
+            _wait_until(lambda: guard.in_flight == 2)
+            # An invalid name would be answered at once (400): it is refused before that.
+            refused = httpx.get(f"{url}/not_a_valid_name", headers=bearer(sidecar.token))
+            hit = httpx.get(f"{url}/bronze", headers=bearer(sidecar.token))
         finally:
             kv.clear_faults()
             for thread in threads:
                 thread.join(10)
-    assert refused.status_code == 429
+    assert refused.status_code == 429, f"the hanging reads got {results}"
     assert refused.json()["error"]["code"] == "TooManyRequests"
     assert refused.headers["retry-after"] == "1"
+    assert hit.status_code == 200
     assert len(results) == 2
 
 
-def _until_refused(url: str, token: str) -> httpx.Response:
-    """Repeat a request until it is refused with 429 (bounded: the hanging reads take a moment)."""
-    response = httpx.get(url, headers=bearer(token))
-    for _ in range(100):
-        if response.status_code == 429:
-            break
-        threading.Event().wait(0.02)
-        response = httpx.get(url, headers=bearer(token))
-    return response
+def _wait_until(condition: Callable[[], bool]) -> None:
+    """Poll a condition for up to 8 s."""
+    deadline = time.monotonic() + 8
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_connection_limit_answers_429_and_closes(start: StartSidecar) -> None:

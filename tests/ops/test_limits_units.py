@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from akv_sidecar._limits import LimitsConfig, RequestGuard, RouteNames
+from akv_sidecar._config import LimitsConfig
+from akv_sidecar._limits import RequestGuard, RouteNames
 from akv_sidecar._metrics import Metrics
 
 ROUTES = RouteNames(["/v1/vaults/{vault}/secrets/{name}", "/v1/secrets:batch", "/healthz"])
@@ -67,6 +69,24 @@ async def test_header_size_and_count_limits() -> None:
     assert (big_header.status_code, big_header.json()["error"]["code"]) == (431, "HeadersTooLarge")
     assert many_headers.status_code == 431
     assert fine.status_code == 200
+    assert app.entered == 1
+
+
+async def test_body_limit_announced_or_streamed() -> None:
+    """A body over max_body_bytes gets 413, by Content-Length or chunked; smaller ones pass."""
+    app, metrics = EchoApp(), Metrics()
+
+    async def chunks(count: int) -> AsyncIterator[bytes]:
+        for _ in range(count):
+            yield b"x" * 100
+
+    async with client(app, metrics, max_body_bytes=1000) as http:
+        announced = await http.post("/v1/secrets:batch", content=b"z" * 1001)
+        streamed = await http.post("/v1/secrets:batch", content=chunks(11))
+        small = await http.post("/v1/secrets:batch", content=chunks(10))
+    assert (announced.status_code, announced.json()["error"]["code"]) == (413, "PayloadTooLarge")
+    assert streamed.status_code == 413
+    assert (small.status_code, small.text) == (200, "1000")
     assert app.entered == 1
 
 

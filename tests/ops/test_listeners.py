@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from akv_emulator import Emulator
 
 
-def _https_get(url: str, ca_file: Path, token: str) -> httpx.Response:
+def _https_get(url: str, ca_file: Path, token: str | None = None) -> httpx.Response:
     """GET over TLS trusting only ca_file (a fresh connection, so a fresh handshake)."""
     with httpx.Client(verify=ssl.create_default_context(cafile=str(ca_file))) as client:
-        return client.get(url, headers=bearer(token))
+        return client.get(url, headers=bearer(token) if token else None)
 
 
 def _free_port() -> int:
@@ -48,7 +48,7 @@ def _wait_ready(process: subprocess.Popen[str], url: str, ca_file: Path) -> None
     while True:
         assert process.poll() is None, f"the sidecar exited with {process.returncode}"
         try:
-            if _https_get(f"{url}/readyz", ca_file, "").status_code == 200:
+            if _https_get(f"{url}/readyz", ca_file).status_code == 200:
                 return
         except httpx.TransportError:
             pass

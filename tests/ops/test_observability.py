@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -166,14 +166,14 @@ def test_status_shows_each_secret_without_values(start: StartSidecar, kv: Emulat
     assert silver["stale"] is True
 
 
-def _status_once_drained(client: httpx.Client) -> dict[str, object]:
+def _status_once_drained(client: httpx.Client) -> dict[str, Any]:
     """Reads are counted by the drain task: poll /v1/status until bronze shows 3 reads."""
-    document: dict[str, object] = {}
+    document: dict[str, Any] = {}
     for _ in range(50):
         response = client.get("/v1/status")
         assert response.status_code == 200
         document = response.json()
-        if any(s["name"] == "bronze" and s["reads"] == 3 for s in document["secrets"]):  # type: ignore[attr-defined]
+        if any(s["name"] == "bronze" and s["reads"] == 3 for s in document["secrets"]):
             break
         time.sleep(0.05)
     return document

@@ -6,6 +6,7 @@ a 429 storm, hung connections, latency spikes beyond the Key Vault timeout, and 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from akv_emulator import Emulator
 from tests.reliability._checks import (
     assert_reported,
     assert_serves_last_good,
+    readyz_names,
     recover_with_new_version,
     wait_degraded,
 )
@@ -33,8 +35,7 @@ FAULTS: dict[str, dict[str, Any]] = {
 def test_serves_cached_through_fault_and_recovers(
     api: Api, emulator: Emulator, seeded: dict[str, str], fault: dict[str, Any]
 ) -> None:
-    """Under the fault, cached reads answer the last good value marked stale, /readyz and
-    /v1/status report it, and once it clears a newer version is served without intervention."""
+    """Under the fault cached reads serve stale, /v1/status says so, and recovery is automatic."""
     emulator.inject(**fault)
     wait_degraded(api, "alpha")
     for name, value in seeded.items():
@@ -51,10 +52,20 @@ def test_429_storm_slows_every_call_to_the_vault(
     wait_degraded(api, "alpha")
     before = emulator.calls(status=429)
     assert_serves_last_good(api, "alpha", seeded["alpha"])
-    import time
-
     time.sleep(3.0)
     # Two secrets refreshing each second would make ~6 calls in 3 s; Retry-After: 2 on the whole
     # vault allows at most a couple of probes.
     assert emulator.calls(status=429) - before <= 4
     recover_with_new_version(api, emulator, "alpha")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the sidecar's /readyz lists prefetch failures only, not secrets gone stale later "
+    "(service/akv_sidecar/_routes.py readyz); the issue asks /readyz to say so",
+)
+def test_readyz_names_secrets_gone_stale(api: Api, emulator: Emulator) -> None:
+    """During an outage /readyz itself names the secret that is being served stale."""
+    emulator.inject(outage="refuse")
+    wait_degraded(api, "alpha")
+    assert readyz_names(api, "alpha")
