@@ -1,42 +1,34 @@
 """The secret cache: prefetch, background refresh, stale-on-error, on-demand reads.
 
-Reads of cached secrets never wait on Key Vault: every tracked secret has its own refresh task
-that replaces its entry before it ages out. Failures keep the last good value (marked stale) until
+Reads of cached secrets never wait on Key Vault: the refresher (``_refresher``) replaces every
+tracked secret's entry before it ages out. Failures keep the last good value (marked stale) until
 cache.max_stale and retry with backoff; misses share one Key Vault call per secret; secrets that do
 not exist are remembered for cache.negative_ttl.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable
 
 from ._clock import Clock
 from ._config import Config, VaultConfig
 from ._exceptions import ApiError
 from ._failures import failure_error, too_stale_error
-from ._policy import Backoff, NegativeCache, RateLimit, SingleFlight, refresh_delay
+from ._policy import NegativeCache, RateLimit, SingleFlight
+from ._refresher import GONE, Refresher, RefreshObserver
+from ._secret import iso_time
 from ._store import Entry, Key, Store, make_entry
-from ._tasks import Tasks
-from ._upstream import Failed, Failure, Upstream
+from ._tasks import Tasks, for_each
+from ._upstream import Failed, Upstream
 
 __all__ = ["Hit", "SecretCache"]
 
 log = logging.getLogger("akv_sidecar")
 Hit = tuple[Entry, float, str]  # entry, age in seconds, cache status ("hit" | "miss" | "stale")
-_GONE = (Failure.NOT_FOUND, Failure.DISABLED)
-
-
-class RefreshObserver(Protocol):
-    """Told when a secret's next refresh is scheduled and when a refresh failed."""
-
-    def record_next_refresh(self, vault: str, name: str, delay: float) -> None: ...
-
-    def count_refresh_failure(self, vault: str, name: str) -> None: ...
+Trouble = dict[str, str | None]  # a secret in /readyz: vault, name, since, error
 
 
 class SecretCache:
@@ -50,23 +42,21 @@ class SecretCache:
         observer: RefreshObserver | None = None,
     ) -> None:
         self._config = config
-        self._observer = observer
         self._cache = config.cache
         self._upstream = upstream
         self._clock = clock
-        self._rand = rand
-        self._tasks = tasks
         self.store = Store(config.cache.max_versions)
-        self._backoff = Backoff(config.cache.backoff_base, config.cache.backoff_max, rand)
         self._negative: NegativeCache[tuple[str, ...], ApiError] = NegativeCache(
             clock, config.cache.negative_ttl
         )
         self._manual = RateLimit[Key](clock, config.cache.manual_refresh_interval)
         self._flights: SingleFlight[tuple[str, ...], Entry | Failed] = SingleFlight(tasks.spawn)
-        self._tracked: dict[Key, asyncio.Task[None]] = {}
+        self._refresher = Refresher(
+            config, upstream, clock, rand, tasks, self._fetch_tracked, observer
+        )
+        self._listing_failures: list[Trouble] = []
         self._vaults = {vault.name.lower(): vault for vault in config.vaults}
         self.ready = False
-        self.failures: list[dict[str, str]] = []
 
     def vault(self, name: str) -> VaultConfig | None:
         return self._vaults.get(name.lower())
@@ -118,11 +108,17 @@ class SecretCache:
 
     def serves(self, vault: str, name: str) -> bool:
         """Whether the secret is configured or already cached (and so worth refreshing)."""
-        config = self.vault(vault)
-        if config is None:
-            return False
-        listed = "*" in config.secrets or name.lower() in (s.lower() for s in config.secrets)
-        return listed or (vault.lower(), name.lower()) in self._tracked
+        key = (vault.lower(), name.lower())
+        return self._refresher.listed(key) or key in self._refresher
+
+    def readiness(self) -> dict[str, list[Trouble]]:
+        """Tracked secrets in trouble: served stale (within max_stale), or not servable at all."""
+        stale: list[Trouble] = []
+        failed = list(self._listing_failures)
+        for key, vault, name, since, error in self._refresher.failing():
+            item = _trouble(vault, name, since, error)
+            (stale if self.lookup(*key) is not None else failed).append(item)
+        return {"stale": stale, "failed": failed}
 
     async def pushed(self, vault: str, name: str) -> None:
         """Fetch now because Key Vault announced a new version (no manual rate limit applies)."""
@@ -164,9 +160,8 @@ class SecretCache:
             raise ApiError(remembered.status, remembered.code, remembered.message)
 
     def _check_permitted(self, vault: VaultConfig, name: str) -> None:
-        if self._cache.on_demand or "*" in vault.secrets:
-            return
-        if name.lower() not in (secret.lower() for secret in vault.secrets):
+        key = (vault.name.lower(), name.lower())
+        if not self._cache.on_demand and not self._refresher.listed(key):
             raise ApiError(
                 404,
                 "SecretNotFound",
@@ -189,36 +184,47 @@ class SecretCache:
         key = (vault.name.lower(), name.lower())
         outcome = await self._upstream.fetch(vault.name, name, wait=wait)
         if isinstance(outcome, Failed):
-            if outcome.kind in _GONE:
+            if outcome.kind in GONE:
                 self.store.remove(key)
                 self._remember_if_gone(key, vault.name, name, outcome)
             else:
                 self.store.mark_stale(key)
+            self._refresher.failed(key, outcome)
             return outcome
         entry = make_entry(vault.name, outcome, self._clock.time(), self._clock.monotonic())
         self.store.put(entry)
         self._negative.forget(key)
-        if key not in self._tracked:
-            self._track(vault, name, attempt=0)
+        self._refresher.succeeded(key)
+        self._refresher.track(key, name)
         return entry
+
+    def _fetch_tracked(self, vault: VaultConfig, name: str) -> Awaitable[Entry | Failed]:
+        """A refresh or prefetch: waits for a throttled vault's gate to reopen."""
+        key = (vault.name.lower(), name.lower())
+        return self._flights.run(key, lambda: self._fetch_latest(vault, name, wait=True))
 
     def _remember_if_gone(
         self, key: tuple[str, ...], vault: str, name: str, failed: Failed
     ) -> None:
-        if failed.kind in _GONE:
+        if failed.kind in GONE:
             self._negative.remember(key, failure_error(vault, name, failed))
 
     # --- prefetch and refresh ----------------------------------------------------------------
 
     async def prefetch(self) -> None:
-        """Fetch every configured secret in parallel, then mark the cache ready."""
+        """Fetch every configured secret, upstream.concurrency at a time; then mark ready."""
         started = time.perf_counter()
         wanted: list[tuple[VaultConfig, str]] = []
         for vault in self._config.vaults:
             for name in await self._configured_names(vault):
                 wanted.append((vault, name))
-        results = await asyncio.gather(*(self._prefetch_one(v, n) for v, n in wanted))
-        failed = sum(not ok for ok in results)
+        failed = 0
+
+        async def fetch(item: tuple[VaultConfig, str]) -> None:
+            nonlocal failed
+            failed += not await self._prefetch_one(*item)
+
+        await for_each(wanted, fetch, self._config.upstream.concurrency)
         log.info(
             "prefetch done: %d secrets, %d failed, in %d ms",
             len(wanted),
@@ -233,7 +239,8 @@ class SecretCache:
             listed = await self._upstream.list_enabled(vault.name)
             if isinstance(listed, Failed):
                 log.warning("listing vault %s failed: %s", vault.name, listed.detail)
-                self.failures.append({"vault": vault.name, "name": "*", "error": listed.detail})
+                failure = _trouble(vault.name, "*", self._clock.time(), listed.detail)
+                self._listing_failures.append(failure)
             else:
                 known = {name.lower() for name in names}
                 names += [name for name in listed if name.lower() not in known]
@@ -241,59 +248,21 @@ class SecretCache:
 
     async def _prefetch_one(self, vault: VaultConfig, name: str) -> bool:
         started = time.perf_counter()
-        result = await self._flights.run(
-            (vault.name.lower(), name.lower()), lambda: self._fetch_latest(vault, name, wait=True)
-        )
+        result = await self._fetch_tracked(vault, name)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if isinstance(result, Failed):
             log.warning(
                 "prefetch %s/%s failed in %d ms: %s", vault.name, name, elapsed_ms, result.detail
             )
-            self.failures.append({"vault": vault.name, "name": name, "error": result.detail})
-            self._track(vault, name, attempt=0 if result.kind in _GONE else 1)
+            key = (vault.name.lower(), name.lower())
+            self._refresher.track(key, name, failed=result)
+            self._refresher.failed(key, result)
             return False
         log.info(
             "prefetched %s/%s version %s in %d ms", vault.name, name, result.version, elapsed_ms
         )
         return True
 
-    def _track(self, vault: VaultConfig, name: str, *, attempt: int) -> None:
-        key = (vault.name.lower(), name.lower())
-        if key not in self._tracked:
-            task = self._tasks.spawn(self._refresh_loop(vault, name, attempt), f"refresh {key}")
-            self._tracked[key] = task
 
-    async def _refresh_loop(self, vault: VaultConfig, name: str, attempt: int) -> None:
-        key = (vault.name.lower(), name.lower())
-        configured = "*" in vault.secrets or name.lower() in (s.lower() for s in vault.secrets)
-        try:
-            while True:
-                delay = self._next_delay(attempt)
-                if self._observer is not None:
-                    self._observer.record_next_refresh(vault.name, name, delay)
-                await self._clock.sleep(delay)
-                result = await self._flights.run(
-                    key, lambda: self._fetch_latest(vault, name, wait=True)
-                )
-                if isinstance(result, Failed) and self._observer is not None:
-                    self._observer.count_refresh_failure(vault.name, name)
-                if not isinstance(result, Failed):
-                    attempt = 0
-                elif result.kind in _GONE:
-                    log.warning("refresh %s/%s: %s", vault.name, name, result.detail)
-                    if not configured:
-                        return  # an on-demand secret that went away is no longer kept fresh
-                    attempt = 0
-                else:
-                    log.warning("refresh %s/%s failed: %s", vault.name, name, result.detail)
-                    attempt += 1
-        finally:
-            if self._tracked.get(key) is asyncio.current_task():
-                del self._tracked[key]
-
-    def _next_delay(self, attempt: int) -> float:
-        if attempt == 0:
-            return refresh_delay(
-                self._cache.refresh_interval, self._cache.refresh_jitter, self._rand
-            )
-        return self._backoff.delay(attempt - 1)
+def _trouble(vault: str, name: str, since: float, error: str) -> Trouble:
+    return {"vault": vault, "name": name, "since": iso_time(since), "error": error}

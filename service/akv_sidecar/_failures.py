@@ -52,6 +52,12 @@ def failure_error(vault: str, name: str, failed: Failed) -> ApiError:
             "UpstreamTimeout",
             f"Key Vault did not answer for {target}: {failed.detail}; retry.",
         )
+    if kind is Failure.UNTRUSTED:
+        return ApiError(
+            502,
+            "UpstreamError",
+            f"The sidecar could not reach Key Vault for {target}: {failed.detail}.",
+        )
     if kind is Failure.FORBIDDEN:
         return ApiError(
             502,

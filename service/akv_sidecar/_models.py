@@ -75,10 +75,16 @@ class Health(BaseModel):
 
 class FailedSecret(BaseModel):
     vault: str
-    name: str
-    error: str
+    name: str = Field(description='the secret, or "*" when listing the vault failed')
+    since: str = Field(description="when Key Vault began failing for it (ISO 8601 UTC)")
+    error: str = Field(description="the latest failure, without any secret")
 
 
 class Readiness(BaseModel):
     status: str
-    failed: list[FailedSecret]
+    stale: list[FailedSecret] = Field(
+        description="served from the last good value while Key Vault fails (within max_stale)"
+    )
+    failed: list[FailedSecret] = Field(
+        description="not servable: never fetched, gone from Key Vault, or stale beyond max_stale"
+    )

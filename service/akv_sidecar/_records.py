@@ -2,14 +2,14 @@
 
 Every read appends one small ``ReadRecord`` tuple to a bounded deque (no lock, no I/O, no
 formatting); a background task drains the deque on a fixed cadence and hands each batch to the
-sinks: the audit log, the metrics and the status board. It also keeps counts per (outcome, cache).
+sinks: the audit log, the metrics and the status board.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from ._audit import ReadRecord
@@ -31,16 +31,14 @@ class Records:
         self._pending: deque[ReadRecord] = deque(maxlen=capacity)
         self._drain_interval = drain_interval
         self._sinks = tuple(sinks)
-        self.totals: Counter[tuple[str, str]] = Counter()
         self.add = self._pending.append  # the hot path's only cost: one bound-method call
 
     def drain(self, limit: int | None = None) -> list[ReadRecord]:
-        """Take the pending records (at most ``limit``), count them, hand them to the sinks."""
+        """Take the pending records (at most ``limit``) and hand them to the sinks."""
         pending = self._pending
         count = len(pending) if limit is None else min(limit, len(pending))
         batch = [pending.popleft() for _ in range(count)]
         if batch:
-            self.totals.update((record.outcome, record.cache) for record in batch)
             for sink in self._sinks:
                 sink(batch)
         return batch

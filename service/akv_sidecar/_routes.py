@@ -60,12 +60,14 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
         tags=["health"],
     )
     async def readyz() -> Any:
-        """Ready once every configured secret was fetched once; lists the ones that failed."""
+        """Ready (200) once the prefetch finished, then for as long as the sidecar runs; lists
+        the secrets served stale (Key Vault failing, value within cache.max_stale) and the ones
+        it cannot serve (never fetched, gone, or stale beyond max_stale)."""
         if not cache.ready:
             raise ApiError(
                 503, "NotReady", "The sidecar is still prefetching its secrets; retry shortly."
             )
-        return {"status": "ready", "failed": cache.failures}
+        return {"status": "ready", **cache.readiness()}
 
     @router.get(
         "/v1/vaults/{vault}/secrets/{name}",

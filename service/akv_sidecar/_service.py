@@ -24,8 +24,9 @@ from ._status import StatusBoard
 from ._tasks import Tasks
 from ._upstream import Upstream
 
-# Key Vault answers 403 for a disabled secret: the metrics count it as forbidden.
-_METRIC_OUTCOMES = {"disabled": "forbidden"}
+# Key Vault answers 403 for a disabled secret: the metrics count it as forbidden; an untrusted
+# certificate is one kind of connection error.
+_METRIC_OUTCOMES = {"disabled": "forbidden", "untrusted": "error"}
 
 __all__ = ["Sidecar"]
 

@@ -19,7 +19,7 @@ from ._store import Entry, Key
 __all__ = ["StatusBoard"]
 
 
-@dataclass
+@dataclass(slots=True)  # one per secret: no per-instance __dict__
 class _SecretState:
     keyvault_calls: int = 0
     reads: int = 0

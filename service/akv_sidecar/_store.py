@@ -38,7 +38,7 @@ class Entry:
     def render(self, age: float, stale: bool) -> bytes:
         """The JSON body for one response: the prebuilt part plus age and staleness."""
         tail = b',"stale":true}' if stale else b',"stale":false}'
-        return self.body_prefix + b',"age_seconds":' + f"{age:.3f}".encode() + tail
+        return self.body_prefix + b',"age_seconds":' + f"{age:.1f}".encode() + tail
 
 
 def make_entry(vault: str, secret: SecretData, fetched_at: float, fetched_mono: float) -> Entry:

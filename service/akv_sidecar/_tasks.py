@@ -1,13 +1,17 @@
-"""The background tasks of one running service, cancelled and awaited together on shutdown."""
+"""The background tasks of one running service, cancelled and awaited together on shutdown.
+
+Work over many items (the prefetch of thousands of secrets) goes through ``for_each``: a few
+workers pulling from one iterator, not a task per item (a task costs ~2 KB while it waits).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
-__all__ = ["Tasks"]
+__all__ = ["Tasks", "for_each"]
 
 T = TypeVar("T")
 log = logging.getLogger("akv_sidecar")
@@ -43,3 +47,16 @@ class Tasks:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def for_each(items: Iterable[T], work: Callable[[T], Awaitable[None]], workers: int) -> None:
+    """Await ``work`` on every item, at most ``workers`` at once, each worker taking the next."""
+    pending = iter(items)
+
+    async def worker() -> None:
+        for item in pending:  # one shared iterator: no item is taken twice
+            await work(item)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(workers):
+            group.create_task(worker())

@@ -2,9 +2,9 @@
 
 This module is the only place that knows Azure's exceptions: every call returns either a
 ``SecretData`` (or a list of names) or a ``Failed`` outcome. Calls are bounded by a semaphore
-(upstream.concurrency), by an overall deadline (upstream.timeout), and by the vault's gate, which
-a 429 closes for every call to that vault. The SDK never retries (``retry_total=0``): the
-backoff is ours.
+(upstream.concurrency), by a deadline (upstream.timeout; for a listing, per page: a vault of
+10,000 secrets takes ~400 pages), and by the vault's gate, which a 429 closes for every call to
+that vault. The SDK never retries (``retry_total=0``): the backoff is ours.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class Failure(enum.Enum):
     FORBIDDEN = "forbidden"
     THROTTLED = "throttled"
     TIMEOUT = "timeout"
+    UNTRUSTED = "untrusted"  # the TLS certificate Key Vault presented failed verification
     ERROR = "error"
 
 
@@ -139,10 +140,20 @@ class Upstream:
         client = self._clients[vault.lower()]
 
         async def names() -> list[str]:
-            found = [p async for p in client.list_properties_of_secrets() if p.enabled is not False]
-            return [p.name for p in found if p.name]
+            pages = client.list_properties_of_secrets().by_page()
+            found: list[str] = []
+            while True:
+                async with asyncio.timeout(self._timeout):
+                    page = await anext(pages, None)
+                    if page is None:
+                        return found
+                    found += [p.name async for p in page if p.enabled is not False and p.name]
 
-        return await self._call(vault, names, wait=True)
+        return await self._call(vault, names, wait=True, deadline=False)
+
+    def throttled_for(self, vault: str) -> float:
+        """Seconds until the vault's gate reopens after a 429 (0 when open)."""
+        return self._gate.remaining(vault.lower())
 
     async def check_credential(self) -> Failed | None:
         """Obtain a Key Vault token once; None when it works."""
@@ -152,11 +163,19 @@ class Upstream:
         async def token() -> None:
             await credential.get_token(VAULT_SCOPE)
 
-        return await self._guarded(token)
+        return await self._guarded(token, self._timeout)
 
     async def _call(
-        self, vault: str, work: Callable[[], Awaitable[T]], *, wait: bool, secret: str | None = None
+        self,
+        vault: str,
+        work: Callable[[], Awaitable[T]],
+        *,
+        wait: bool,
+        secret: str | None = None,
+        deadline: bool = True,
     ) -> T | Failed:
+        """``work`` through the gate and the semaphore; within upstream.timeout unless
+        ``deadline`` is False (``work`` then applies the timeout to each of its requests)."""
         key = vault.lower()
         while True:
             if not wait and (remaining := self._gate.remaining(key)) > 0:
@@ -166,7 +185,7 @@ class Upstream:
                 if self._gate.remaining(key) > 0:
                     continue  # throttled while we queued: go back to waiting
                 started = time.perf_counter()
-                outcome = await self._guarded(work)
+                outcome = await self._guarded(work, self._timeout if deadline else None)
             break
         if self._observe is not None:
             failed = outcome if isinstance(outcome, Failed) else None
@@ -184,9 +203,10 @@ class Upstream:
             self._gate.succeeded(key)
         return outcome
 
-    async def _guarded(self, work: Callable[[], Awaitable[T]]) -> T | Failed:
+    async def _guarded(self, work: Callable[[], Awaitable[T]], timeout: float | None) -> T | Failed:
+        """``work`` within ``timeout`` (None: ``work`` applies its own), as an outcome."""
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(timeout):
                 return await work()
         except Exception as error:
             return _translate(error, self._timeout)
@@ -209,9 +229,29 @@ def _translate(error: Exception, timeout: float) -> Failed:
         )
     if isinstance(error, HttpResponseError):
         return _translate_status(error)
+    if (refused := _certificate_error(error)) is not None:
+        reason = getattr(refused, "verify_message", None) or "certificate verify failed"
+        return Failed(
+            Failure.UNTRUSTED,
+            f"Key Vault's TLS certificate is not trusted ({reason}); check the vault's ca_file, "
+            "or a TLS-inspecting proxy on the way",
+        )
     if isinstance(error, ServiceRequestError | ServiceResponseError):
         return Failed(Failure.ERROR, f"Key Vault could not be reached ({type(error).__name__})")
     return Failed(Failure.ERROR, f"unexpected {type(error).__name__}")
+
+
+def _certificate_error(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The innermost certificate verification failure in the error's chain, if any (the
+    innermost is ssl's own, which carries the reason; aiohttp's wrapper is one too)."""
+    found, seen = None, set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            found = current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return found
 
 
 def _translate_status(error: HttpResponseError) -> Failed:

@@ -31,7 +31,7 @@ StartSidecar = Callable[..., AbstractContextManager[RunningSidecar]]
 def test_tls_failure_serves_cached_and_recovers(
     start_sidecar: StartSidecar, emulator: Emulator, seeded: dict[str, str], tmp_path: Path
 ) -> None:
-    """With the vault's certificate untrusted cached reads serve stale; refreshes resume after."""
+    """Vault certificate untrusted: cached reads serve stale, errors blame the certificate."""
     vault = urlsplit(emulator.vault_url("kv1"))
     assert vault.hostname is not None
     assert vault.port is not None
@@ -43,14 +43,28 @@ def test_tls_failure_serves_cached_and_recovers(
         try:
             proxy.fail_tls(True)
             _assert_certificate_refused(proxy.url, emulator.ca_file)
-            wait_degraded(api, "alpha")
+            for name in seeded:  # each one: their refreshes fall due a few ms apart
+                wait_degraded(api, name)
             for name, value in seeded.items():
                 assert_serves_last_good(api, name, value)
             assert_reported(api, "alpha")
+            _assert_blames_the_certificate(api)
             proxy.fail_tls(False)
             recover_with_new_version(api, emulator, "alpha")
         finally:
             api.close()
+
+
+def _assert_blames_the_certificate(api: Api) -> None:
+    """/v1/status and an uncached read name the untrusted certificate, not an outage."""
+    last_error = api.status("alpha")["last_error"]
+    assert last_error.startswith("untrusted: Key Vault's TLS certificate is not trusted (")
+    assert "ca_file" in last_error
+    assert "could not be reached" not in last_error
+    uncached = api.read("not-cached")
+    assert uncached.status_code == 502
+    assert uncached.json()["error"]["code"] == "UpstreamError"
+    assert "TLS certificate is not trusted" in uncached.json()["error"]["message"]
 
 
 def _assert_certificate_refused(url: str, ca_file: str) -> None:

@@ -69,7 +69,7 @@ def test_reads_cost_no_key_vault_calls_and_rotation_lands_within_one_interval(
         wait_for(lambda: kv.gets("silver") == 2, what="silver's refresh")
         assert kv.gets() == 4  # the two prefetches and one scheduled refresh each, nothing else
     sidecar.sidecar.records.drain()
-    assert sidecar.sidecar.records.totals[("ok", "hit")] == 1001
+    assert sidecar.sidecar.metrics.cache_reads["hit"] == 1001
 
 
 def test_outage_serves_stale_until_max_stale_then_503_then_recovers(
