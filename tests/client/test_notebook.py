@@ -48,7 +48,10 @@ def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
             assert time.monotonic() < deadline, "the demo sidecar wrote no demo.env within 30 s"
             time.sleep(0.1)
         variables = _read_env_file(demo_dir / "demo.env")
-        httpx.get(f"{variables['AKV_SIDECAR_URL']}/readyz", timeout=10).raise_for_status()
+        readyz = f"{variables['AKV_SIDECAR_URL']}/readyz"
+        while httpx.get(readyz, timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the demo sidecar was not ready within 30 s"
+            time.sleep(0.1)
         yield variables
     finally:
         os.killpg(process.pid, signal.SIGTERM)
