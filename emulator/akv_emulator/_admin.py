@@ -9,22 +9,12 @@ from aiohttp import web
 from ._exceptions import EmulatorError, FaultError, KeyVaultError, UnknownVaultError, bad_parameter
 from ._faults import Fault
 from ._seed import load_seed
-from ._vault_api import error_response
+from ._vault_api import error_response, json_body
 
 if TYPE_CHECKING:
     from ._core import Core
 
 CORE: web.AppKey[Core] = web.AppKey("core")
-
-
-async def _object_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise bad_parameter("The request body is not valid JSON.") from exc
-    if not isinstance(body, dict):
-        raise bad_parameter("The request body must be a JSON object.")
-    return body
 
 
 def _status_filter(raw: str | None) -> int | None:
@@ -54,7 +44,7 @@ async def _faults(request: web.Request) -> web.Response:
 
 async def _inject(request: web.Request) -> web.Response:
     core = request.app[CORE]
-    body = await _object_body(request)
+    body = await json_body(request)
     vault = body.pop("vault", core.config.vaults[0])
     secret = body.pop("secret", None)
     await core.inject(str(vault), secret, Fault.from_mapping(body))
@@ -68,7 +58,7 @@ async def _clear(request: web.Request) -> web.Response:
 
 
 async def _identity(request: web.Request) -> web.Response:
-    body = await _object_body(request)
+    body = await json_body(request)
     status, refuse = body.get("status"), body.get("refuse", False)
     if (status is not None and not isinstance(status, int)) or not isinstance(refuse, bool):
         raise bad_parameter('expected {"status": int | null, "refuse": bool}')
@@ -79,7 +69,7 @@ async def _identity(request: web.Request) -> web.Response:
 async def _put_secret(request: web.Request) -> web.Response:
     core = request.app[CORE]
     vault, name = request.match_info["vault"], request.match_info["name"]
-    body = await _object_body(request)
+    body = await json_body(request)
     spec = load_seed({"secrets": {name: body}}, [vault])[vault][0]
     version = core.set_secret(vault, spec)
     return web.json_response({"vault": vault, "name": version.name, "version": version.version})

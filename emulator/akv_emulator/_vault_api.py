@@ -76,7 +76,8 @@ def _challenge(context: VaultContext, authorization: str | None) -> web.Response
     return response
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or the BadParameter error Key Vault answers."""
     try:
         body = await request.json()
     except ValueError as exc:
@@ -146,7 +147,7 @@ def _page_response(
 
 async def _set(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    body = await _json_body(request)
+    body = await json_body(request)
     if not isinstance(body.get("value"), str):
         raise bad_parameter("The request body must carry the secret's value as a string.")
     changes = _attribute_changes(body)
@@ -162,7 +163,7 @@ async def _get(request: web.Request) -> web.Response:
 
 async def _update(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    changes = _attribute_changes(await _json_body(request))
+    changes = _attribute_changes(await json_body(request))
     name, version = request.match_info["name"], request.match_info.get("version")
     updated = context.store.update(name, version, changes)
     return web.json_response(secret_bundle(context.base_url, updated, with_value=False))

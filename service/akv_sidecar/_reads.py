@@ -30,6 +30,7 @@ BatchItem = tuple[str, str, str | None]  # vault, name, version
 Headers = list[tuple[bytes, bytes]]
 Rendered = tuple[Headers, bytes]  # a hit's response headers and body, ready to send
 _CACHE_STATUS = {status: status.encode() for status in ("hit", "miss", "stale")}
+_new_record = tuple.__new__
 _MAX_RENDERINGS = 4096  # hot secrets are few; a full map is simply started again
 _HIT_HEADERS = ((b"content-type", b"application/json"), (b"cache-control", b"no-store"))
 
@@ -84,17 +85,21 @@ class Reads:
             or rendering.stale != stale
         ):
             rendering = self._render(key, entry, tenths, status)
+        # tuple.__new__ skips the NamedTuple constructor's Python frame: a third of its cost here.
         self._records.add(
-            ReadRecord(
-                self._clock.time(),
-                caller.name,
-                entry.vault,
-                entry.name,
-                entry.version,
-                "ok",
-                status,
-                time.perf_counter() - started,
-                client,
+            _new_record(
+                ReadRecord,
+                (
+                    self._clock.time(),
+                    caller.name,
+                    entry.vault,
+                    entry.name,
+                    entry.version,
+                    "ok",
+                    status,
+                    time.perf_counter() - started,
+                    client,
+                ),
             )
         )
         return rendering.response

@@ -7,6 +7,7 @@ and when the next refresh is due. The upstream client, the refresh loop and the 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,12 +56,11 @@ class StatusBoard:
 
     def count_reads(self, records: Sequence[ReadRecord]) -> None:
         """Reads served, from a drained batch (only reads that found a value count)."""
-        states = self._states
-        for record in records:
-            if record.outcome == "ok":
-                state = states.get((record.vault.lower(), record.secret.lower()))
-                if state is not None:
-                    state.reads += 1
+        served = Counter((r.vault, r.secret) for r in records if r.outcome == "ok")
+        for (vault, secret), reads in served.items():  # a batch holds few distinct secrets
+            state = self._states.get((vault.lower(), secret.lower()))
+            if state is not None:
+                state.reads += reads
 
     def render(self, entries: Iterable[Entry], *, ready: bool) -> dict[str, Any]:
         """The /v1/status document: every tracked secret, cached or not, sorted by name."""

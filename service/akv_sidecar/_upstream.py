@@ -45,6 +45,9 @@ T = TypeVar("T")
 CallObserver = Callable[[str, str | None, str, float, str | None], None]
 
 
+_TLS_CLOSE_GRACE = 0.25  # seconds
+
+
 class Failure(enum.Enum):
     NOT_FOUND = "not_found"
     DISABLED = "disabled"
@@ -77,6 +80,7 @@ class Upstream:
         self._semaphore = asyncio.Semaphore(config.upstream.concurrency)
         self._credential: AsyncTokenCredential | None = None
         self._clients: dict[str, SecretClient] = {}
+        self._cut_short = False  # a request was cancelled or timed out mid-flight
 
     async def open(self) -> None:
         self._credential = build_credential(self._config.credential, self._config.source)
@@ -111,6 +115,10 @@ class Upstream:
         if self._credential is not None:
             await self._credential.close()
             self._credential = None
+        if self._cut_short:
+            # A request cut short leaves aiohttp closing its TLS connection in the background;
+            # let that finish before the loop closes (aiohttp's documented graceful shutdown).
+            await asyncio.sleep(_TLS_CLOSE_GRACE)
 
     async def fetch(
         self, vault: str, name: str, version: str | None = None, *, wait: bool = True
@@ -208,7 +216,11 @@ class Upstream:
         try:
             async with asyncio.timeout(timeout):
                 return await work()
+        except asyncio.CancelledError:
+            self._cut_short = True
+            raise
         except Exception as error:
+            self._cut_short |= isinstance(error, TimeoutError)
             return _translate(error, self._timeout)
 
 
