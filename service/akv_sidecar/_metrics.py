@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -24,6 +25,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ._audit import ReadRecord
+
+_CACHE_RESULT = itemgetter(ReadRecord._fields.index("cache"))
 
 __all__ = [
     "KEYVAULT_OUTCOMES",
@@ -77,7 +80,9 @@ class Metrics:
 
     def observe_reads(self, records: Sequence[ReadRecord]) -> None:
         """Count the cache result of a batch of reads (the drain task calls this)."""
-        self.cache_reads.update(record.cache for record in records if record.cache != "none")
+        results = Counter(map(_CACHE_RESULT, records))  # map and itemgetter: no Python frame
+        results.pop("none", None)  # refused reads served nothing
+        self.cache_reads.update(results)
 
     def observe_keyvault_call(self, vault: str, outcome: str, seconds: float) -> None:
         self.keyvault_calls[vault, outcome] += 1
