@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import NamedTuple
+from dataclasses import dataclass, field
 
 from ._auth import Authenticator, Caller
 from ._cache import Hit, SecretCache
@@ -35,11 +35,12 @@ _MAX_RENDERINGS = 4096  # hot secrets are few; a full map is simply started agai
 _HIT_HEADERS = ((b"content-type", b"application/json"), (b"cache-control", b"no-store"))
 
 
-class _Rendering(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _Rendering:
     entry: Entry
     tenths: int  # the age it was rendered at, in tenths of a second
     stale: bool
-    response: Rendered
+    response: Rendered = field(repr=False)  # the body holds the secret value
 
 
 def cache_headers(age: float, status: str) -> list[tuple[bytes, bytes]]:

@@ -207,3 +207,14 @@ def test_short_or_missing_tokens_refuse_to_start(tmp_path: Path) -> None:
         Authenticator(
             AuthConfig((TokenConfig("a", token_file=str(tmp_path / "short")),)), "cfg.yaml"
         )
+
+
+def test_a_cached_rendering_never_shows_the_value_in_its_repr() -> None:
+    """The fast path's kept response (headers and body) is left out of its repr."""
+    from akv_sidecar._reads import _Rendering
+
+    secret = SecretData("Bronze", "s3cr3t-value", "ab" * 16)
+    entry = make_entry("kv1", secret, fetched_at=0.0, fetched_mono=0.0)
+    rendering = _Rendering(entry, 0, False, ([], entry.render(0.0, stale=False)))
+    assert b"s3cr3t-value" in rendering.response[1]
+    assert "s3cr3t-value" not in repr(rendering)
