@@ -22,6 +22,8 @@ from types import TracebackType
 
 import httpx
 
+from .._ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_BIN = REPO / ".cache" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 ACCOUNT = "devstoreaccount1"
@@ -30,17 +32,11 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 API_VERSION = "2021-08-06"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class AzuriteBlob:
     """The blob service of Azurite on 127.0.0.1:<free port>, data in memory only."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}/{ACCOUNT}"
         self._workdir = tempfile.TemporaryDirectory(prefix="azurite-")
         self._process: subprocess.Popen[bytes] | None = None

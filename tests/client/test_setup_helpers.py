@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +24,8 @@ from akv_client import (
 )
 from tests.client.conftest import SEEDED, CountingClient
 
+from .._ports import free_port
+
 if TYPE_CHECKING:
     from akv_emulator import Emulator
 
@@ -42,12 +43,6 @@ def connections(client: CountingClient, tmp_path: Path) -> dict[str, Connection]
         "direct": AzureADLS("directacct", "data", auth_mode="direct_key", account_key="k"),
         "local": LocalConnection(tmp_path),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_fetch_keyvault_secret(client: CountingClient, emulator: Emulator) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -14,13 +13,6 @@ from pathlib import Path
 
 # Variables through which a child could pick up the host's Azure credentials or sidecar settings.
 _FOREIGN_PREFIXES = ("AZURE_", "MSI_", "IDENTITY_", "IMDS_", "AKV_SIDECAR_", "VIRTUAL_ENV")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def clean_environ(extra: Mapping[str, str]) -> dict[str, str]:

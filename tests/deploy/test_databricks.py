@@ -15,10 +15,10 @@ import pytest
 
 from akv_sidecar import load_config
 
+from .._ports import free_port
 from ._processes import (
     clean_environ,
     fingerprint,
-    free_port,
     http_status,
     pid_alive,
     terminate_pid,

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
+from .._ports import free_port
 from ._dockerfile import Dockerfile, Stage
-from ._processes import clean_environ, fingerprint, free_port, http_status, wait_for_status
+from ._processes import clean_environ, fingerprint, http_status, wait_for_status
 
 if TYPE_CHECKING:
     from akv_emulator import Emulator

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import ssl
 import stat
 import subprocess
@@ -22,6 +21,7 @@ from akv_client import SidecarClient
 from akv_sidecar._exceptions import ConfigError
 from akv_sidecar.testing import emulator_config
 
+from .._ports import free_port
 from ._pki import make_pki
 from .conftest import SEEDED, Output, StartSidecar, bearer
 
@@ -33,13 +33,6 @@ def _https_get(url: str, ca_file: Path, token: str | None = None) -> httpx.Respo
     """GET over TLS trusting only ca_file (a fresh connection, so a fresh handshake)."""
     with httpx.Client(verify=ssl.create_default_context(cafile=str(ca_file))) as client:
         return client.get(url, headers=bearer(token) if token else None)
-
-
-def _free_port() -> int:
-    """A loopback port free right now (the subprocess binds it a moment later)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_ready(process: subprocess.Popen[str], url: str, ca_file: Path) -> None:
@@ -65,7 +58,7 @@ def test_tls_listener_with_a_test_ca_and_sighup_reload(
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     shutil.copy(first.cert_file, cert)
     shutil.copy(first.key_file, key)
-    port = _free_port()
+    port = free_port()
     config = emulator_config(
         kv,
         tmp_path,

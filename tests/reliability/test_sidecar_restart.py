@@ -7,7 +7,6 @@ the clients are akv_client's SidecarClient in threads with a 2 s deadline per ca
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -25,14 +24,10 @@ from akv_emulator import Emulator
 from akv_sidecar.testing import emulator_config
 from tests.reliability.conftest import SECRETS, VAULT, wait_until
 
+from .._ports import free_port
+
 DEADLINE_S = 2.0
 READERS = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -86,7 +81,7 @@ class Sidecar:
 def sidecar(
     emulator: Emulator, seeded: dict[str, str], identity_env: dict[str, str], tmp_path: Path
 ) -> Iterator[tuple[Sidecar, str]]:
-    port = _free_port()
+    port = free_port()
     config = emulator_config(emulator, tmp_path, {VAULT: list(SECRETS)})
     config["listen"]["port"] = port
     config_path = tmp_path / "sidecar.yaml"
