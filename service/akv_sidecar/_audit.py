@@ -51,7 +51,7 @@ class AuditLog:
 
     def __init__(self, stream: TextIO, log_format: str = "json") -> None:
         self._stream = stream
-        self._format_line = self._json_line if log_format == "json" else self._text_line
+        self._format_lines = self._json_lines if log_format == "json" else self._text_lines
         # Reads repeat: the same caller reads the same secret from the same address again and
         # again, so the serialised middle of a line is kept (bounded) and only time and latency
         # are formatted per line.
@@ -62,7 +62,7 @@ class AuditLog:
     def write(self, records: Sequence[ReadRecord]) -> None:
         """Write one line per record with a single write call."""
         if records:
-            self._stream.write("".join(map(self._format_line, records)))
+            self._stream.write("".join(self._format_lines(records)))
             self._stream.flush()
 
     def _time(self, epoch: float) -> str:
@@ -95,11 +95,18 @@ class AuditLog:
         middle = self._middles[key] = json.dumps(fields, separators=(",", ":"))[1:-1]
         return middle
 
-    def _json_line(self, record: ReadRecord) -> str:
-        epoch, caller, vault, secret, version, outcome, cache, latency, client = record
-        key = (caller, vault, secret, version, outcome, cache, client)
-        middle = self._middles.get(key) or self._middle(key)
-        return f'{{"time":"{self._time(epoch)}",{middle},"latency_ms":{latency * 1000.0:.3f}}}\n'
+    def _json_lines(self, records: Sequence[ReadRecord]) -> list[str]:
+        middles, time_text, lines = self._middles, self._time, []
+        for epoch, caller, vault, secret, version, outcome, cache, latency, client in records:
+            key = (caller, vault, secret, version, outcome, cache, client)
+            middle = middles.get(key) or self._middle(key)
+            lines.append(
+                f'{{"time":"{time_text(epoch)}",{middle},"latency_ms":{latency * 1000.0:.3f}}}\n'
+            )
+        return lines
+
+    def _text_lines(self, records: Sequence[ReadRecord]) -> list[str]:
+        return [self._text_line(record) for record in records]
 
     def _text_line(self, record: ReadRecord) -> str:
         return (

@@ -1,13 +1,16 @@
 """Callers: who presents which bearer token, and which secrets each may read.
 
 Tokens are read at start (and again when a token file is replaced) and kept only as SHA-256
-digests; a presented token is hashed and compared in constant time against every caller.
+digests, of the token and of its header 'Bearer <token>'. A presented header is looked up by its
+digest; any other form of it has its token hashed and compared in constant time against every
+caller.
 ``allow`` holds fnmatch patterns over "<vault>/<secret>"; decisions are memoised per
 (caller, vault, secret).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import hmac
@@ -22,7 +25,7 @@ from ._exceptions import ApiError, ConfigError
 __all__ = ["Authenticator", "Caller", "read_token"]
 
 MIN_TOKEN_LENGTH = 16
-_BEARER = "bearer "
+_BEARER = b"bearer "
 _UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 
 
@@ -62,7 +65,7 @@ class Authenticator:
     def __init__(self, config: AuthConfig, source: str) -> None:
         self._config = config
         self._source = source
-        self._callers = self._read_callers()
+        self._callers, self._by_header = self._read_callers()
         if not self._callers:
             raise ConfigError(
                 f"No caller token configured in {source}: add one under 'auth.tokens'."
@@ -71,14 +74,20 @@ class Authenticator:
         # Set by the token file watcher: looks for replaced token files, True if it reloaded.
         self.recheck: Callable[[], bool] | None = None
 
-    def _read_callers(self) -> list[tuple[bytes, Caller]]:
-        callers = []
+    def _read_callers(self) -> tuple[list[tuple[bytes, Caller]], dict[bytes, Caller]]:
+        """(token digest, caller) pairs, and callers by the digest of 'Bearer <token>'.
+
+        The hot path looks the whole header's digest up in a dict, comparing digests in variable
+        time: that tells an attacker only how much of a SHA-256 output they matched, which says
+        nothing about any token. Every other header form is compared in constant time.
+        """
+        callers, by_header = [], {}
         for index, token in enumerate(self._config.tokens):
-            value = read_token(token, f"auth.tokens[{index}]", self._source)
-            patterns = tuple(pattern.lower() for pattern in token.allow)
-            digest = hashlib.sha256(value.encode()).digest()
-            callers.append((digest, Caller(token.name, patterns)))
-        return callers
+            value = read_token(token, f"auth.tokens[{index}]", self._source).encode()
+            caller = Caller(token.name, tuple(pattern.lower() for pattern in token.allow))
+            callers.append((_digest(value), caller))
+            by_header[_digest(b"Bearer " + value)] = caller
+        return callers, by_header
 
     @property
     def token_files(self) -> list[str]:
@@ -86,18 +95,22 @@ class Authenticator:
 
     def reload(self) -> None:
         """Read every token again and swap the digests in at once; a ConfigError keeps the old."""
-        self._callers = self._read_callers()
+        self._callers, self._by_header = self._read_callers()
 
-    def identify(self, authorization: str | None) -> Caller | None:
-        """The caller presenting this header, or None (no, malformed or unknown token)."""
+    def identify(self, authorization: bytes) -> Caller | None:
+        """The caller presenting this raw header, or None (malformed or unknown token)."""
+        caller = self._by_header.get(_digest(authorization))
+        if caller is not None:  # the usual 'Bearer <token>': one hash and one lookup
+            return caller
         token = _bearer_token(authorization)
-        if token is None:
-            return None
-        return self._match(token)
+        return None if token is None else self._match(token)
 
     def authenticate(self, authorization: str | None) -> Caller:
         """The caller, or the 401/403 ApiError to answer."""
-        token = _bearer_token(authorization)
+        token = None
+        with contextlib.suppress(UnicodeEncodeError):
+            # Back to the bytes the caller sent, as the server decoded them (see identify).
+            token = _bearer_token((authorization or "").encode("latin-1"))
         if token is None:
             raise ApiError(
                 401,
@@ -118,8 +131,8 @@ class Authenticator:
             )
         return caller
 
-    def _match(self, token: str) -> Caller | None:
-        digest = hashlib.sha256(token.encode()).digest()
+    def _match(self, token: bytes) -> Caller | None:
+        digest = _digest(token)
         found = None
         for expected, caller in self._callers:  # no early exit: timing says nothing about which
             if hmac.compare_digest(digest, expected):
@@ -149,8 +162,13 @@ class Authenticator:
             )
 
 
-def _bearer_token(authorization: str | None) -> str | None:
-    if not authorization or authorization[:7].lower() != _BEARER:
+def _digest(value: bytes) -> bytes:
+    return hashlib.sha256(value).digest()
+
+
+def _bearer_token(authorization: bytes) -> bytes | None:
+    """The token of 'Bearer <token>' as the bytes the caller sent, or None if malformed."""
+    if authorization[:7].lower() != _BEARER:
         return None
     token = authorization[7:].strip()
-    return token if token and " " not in token else None
+    return token if token and b" " not in token else None

@@ -14,11 +14,13 @@ from starlette.types import Message, Receive, Scope, Send
 from ._limits import RequestGuard
 from ._metrics import Metrics
 from ._reads import Reads, Rendered
+from ._store import Key
 
 __all__ = ["FastPath"]
 
 _NO_STORE = (b"cache-control", b"no-store")
 _SECRETS_ROOT = ["v1", "vaults"]  # /v1/vaults/{vault}/secrets/{name}
+_MAX_TARGETS = 4096  # read paths repeat; a full map is simply started again
 
 
 class FastPath:
@@ -26,19 +28,21 @@ class FastPath:
         self.app = app
         self._reads = reads
         self._metrics = metrics
+        self._targets: dict[str, Key] = {}  # path -> lower-cased (vault, name), once split
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+            path = scope["path"]
+            key = self._targets.get(path) or self._secret_key(path)
+            if key is not None:
+                served = self._hit(scope, key)
+                if served is not None:
+                    await send(served.start)
+                    await send(served.body)
+                    return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "GET" and not scope["query_string"]:
-            parts = scope["path"].split("/")
-            if len(parts) == 6 and parts[1:3] == _SECRETS_ROOT and parts[4] == "secrets":
-                served = self._hit(scope, parts[3], parts[5])
-                if served is not None:
-                    await send({"type": "http.response.start", "status": 200, "headers": served[0]})
-                    await send({"type": "http.response.body", "body": served[1]})
-                    return
 
         async def send_no_store(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -47,13 +51,23 @@ class FastPath:
 
         await self.app(scope, receive, send_no_store)
 
-    def _hit(self, scope: Scope, vault: str, name: str) -> Rendered | None:
+    def _secret_key(self, path: str) -> Key | None:
+        """The cache key a secret read path names, remembered for the next read; else None."""
+        parts = path.split("/")
+        if len(parts) != 6 or parts[1:3] != _SECRETS_ROOT or parts[4] != "secrets":
+            return None
+        if len(self._targets) >= _MAX_TARGETS:
+            self._targets.clear()
+        key = self._targets[path] = (parts[3].lower(), parts[5].lower())
+        return key
+
+    def _hit(self, scope: Scope, key: Key) -> Rendered | None:
         """The prebuilt response of a cache hit within every limit, or None for the full path."""
-        within_limits, authorization = self.app.fast_authorization(scope)
-        if not within_limits:
+        authorization = self.app.fast_authorization(scope)
+        if authorization is None:
             return None
         client = scope.get("client")  # None on the Unix socket: there is no peer address
-        served = self._reads.fast(authorization, vault, name, client[0] if client else "unix")
+        served = self._reads.fast(authorization, key, client[0] if client else "unix")
         if served is not None:
             self._metrics.fast_hits += 1
         return served

@@ -187,7 +187,7 @@ def test_authenticator_keeps_hashes_and_decides(
     assert caught.value.status == 403
     jobs = auth.authenticate(f"bearer {token}")
     assert jobs.name == "jobs"
-    ops = auth.identify(f"Bearer {'o' * 24}")
+    ops = auth.identify(f"Bearer {'o' * 24}".encode())
     assert ops is not None
     assert ops.name == "ops"
     assert auth.allowed(jobs, "kv1", "bronze-key")
@@ -211,10 +211,11 @@ def test_short_or_missing_tokens_refuse_to_start(tmp_path: Path) -> None:
 
 def test_a_cached_rendering_never_shows_the_value_in_its_repr() -> None:
     """The fast path's kept response (headers and body) is left out of its repr."""
-    from akv_sidecar._reads import _Rendering
+    from akv_sidecar._reads import Rendered
 
     secret = SecretData("Bronze", "s3cr3t-value", "ab" * 16)
     entry = make_entry("kv1", secret, fetched_at=0.0, fetched_mono=0.0)
-    rendering = _Rendering(entry, 0, False, ([], entry.render(0.0, stale=False)))
-    assert b"s3cr3t-value" in rendering.response[1]
+    body = {"type": "http.response.body", "body": entry.render(0.0, stale=False)}
+    rendering = Rendered(entry, 0, False, {"type": "http.response.start"}, body)
+    assert b"s3cr3t-value" in rendering.body["body"]
     assert "s3cr3t-value" not in repr(rendering)
