@@ -196,6 +196,22 @@ def test_authenticator_keeps_hashes_and_decides(
         auth.authorize(jobs, "KV1", "silver-key")
 
 
+def test_identify_knows_every_form_of_a_bearer_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path's digest lookup and the parsed fallback agree on each header form."""
+    token = "k" * 24
+    monkeypatch.setenv("JOBS_TOKEN", token)
+    auth = Authenticator(AuthConfig((TokenConfig("jobs", token_env="JOBS_TOKEN"),)), "t.yaml")
+    for header in (f"Bearer {token}", f"bearer {token}", f"BEARER   {token} "):
+        caller = auth.identify(header.encode())
+        assert caller is not None, header
+        assert caller.name == "jobs"
+    for header in (f"Bearer {token}x", f"Bearer {token} x", f"Basic {token}", "", "Bearer "):
+        assert auth.identify(header.encode()) is None, header
+    monkeypatch.setenv("JOBS_TOKEN", "n" * 24)
+    auth.reload()
+    assert auth.identify(f"Bearer {token}".encode()) is None  # the old header's digest is gone
+
+
 def test_short_or_missing_tokens_refuse_to_start(tmp_path: Path) -> None:
     """A missing token file or a short token is a ConfigError naming the key and source."""
     with pytest.raises(
