@@ -9,6 +9,10 @@ Every request that the fast path does not answer passes here, and is refused wit
 - limits.max_concurrency requests are already in flight, or more than limits.max_connections
   connections are open (429 with `Retry-After: 1`; the extra connection is closed).
 
+Probes and scrapes (/healthz, /readyz, /metrics) answer from memory and never wait on Key Vault, so
+they neither count toward nor are refused by max_concurrency: a sidecar busy with slow misses must
+not fail its probes and get restarted, losing its cache. The connection limit applies to them too.
+
 The fast path asks `fast_authorization()` first: one pass over the headers that says whether a
 request is within every limit (and returns its Authorization header); any other request takes the
 guarded path and gets its error here. Requests are counted per (route template, status) in the
@@ -30,6 +34,7 @@ __all__ = ["RequestGuard", "RouteNames"]
 
 UNMATCHED_ROUTE = "unmatched"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_ANSWERED_FROM_MEMORY = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RouteNames:
@@ -112,8 +117,11 @@ class RequestGuard:
         count = self._open_connections
         return count is not None and count() > self._limits.max_connections
 
-    def _check(self, scope: Scope) -> int | None:
-        """Raise the ApiError for a request over a limit; return its Content-Length if any."""
+    def _check(self, scope: Scope, *, counted: bool) -> int | None:
+        """Raise the ApiError for a request over a limit; return its Content-Length if any.
+
+        ``counted`` requests are the ones max_concurrency applies to.
+        """
         limits = self._limits
         size, length = 0, None
         for name, value in scope["headers"]:
@@ -131,7 +139,8 @@ class RequestGuard:
             raise ApiError(431, "HeadersTooLarge", "The request headers are too large.")
         if length is not None and length > limits.max_body_bytes:
             raise self._body_too_large()
-        if self._in_flight >= limits.max_concurrency or self._too_many_connections():
+        busy = counted and self._in_flight >= limits.max_concurrency
+        if busy or self._too_many_connections():
             raise ApiError(
                 429,
                 "TooManyRequests",
@@ -160,15 +169,16 @@ class RequestGuard:
                 status = message["status"]
             await send(message)
 
+        counted = scope["path"] not in _ANSWERED_FROM_MEMORY
         try:
-            length = self._check(scope)
+            length = self._check(scope, counted=counted)
             if length is None and scope["method"] in _BODY_METHODS:
                 receive = await self._buffered(receive)
-            self._in_flight += 1
+            self._in_flight += counted
             try:
                 await self.app(scope, receive, send_counted)
             finally:
-                self._in_flight -= 1
+                self._in_flight -= counted
         except ApiError as refused:
             for message in _error_response(refused):
                 await send_counted(message)

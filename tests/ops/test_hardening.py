@@ -50,7 +50,7 @@ def test_header_and_body_size_limits(start: StartSidecar) -> None:
 
 def test_concurrency_limit_answers_429(start: StartSidecar, kv: Emulator) -> None:
     """With max_concurrency 2 and two reads hanging on Key Vault, a third request that would wait
-    gets 429 with Retry-After (cache hits, which never wait, are still served)."""
+    gets 429 with Retry-After; cache hits and probes, which never wait, are still served."""
     with start(limits={"max_concurrency": 2}, upstream={"timeout": "8s"}) as sidecar:
         kv.inject(vault="kv1", hang=True)
         url = f"{sidecar.url}/v1/vaults/kv1/secrets"
@@ -69,6 +69,8 @@ def test_concurrency_limit_answers_429(start: StartSidecar, kv: Emulator) -> Non
             # An invalid name would be answered at once (400): it is refused before that.
             refused = httpx.get(f"{url}/not_a_valid_name", headers=bearer(sidecar.token))
             hit = httpx.get(f"{url}/bronze", headers=bearer(sidecar.token))
+            probes = [httpx.get(f"{sidecar.url}{path}") for path in ("/healthz", "/readyz")]
+            in_flight_after_probes = guard.in_flight
         finally:
             kv.clear_faults()
             for thread in threads:
@@ -77,6 +79,8 @@ def test_concurrency_limit_answers_429(start: StartSidecar, kv: Emulator) -> Non
     assert refused.json()["error"]["code"] == "TooManyRequests"
     assert refused.headers["retry-after"] == "1"
     assert hit.status_code == 200
+    assert [probe.status_code for probe in probes] == [200, 200]  # probes never wait on the vault
+    assert in_flight_after_probes == 2
     assert len(results) == 2
 
 
