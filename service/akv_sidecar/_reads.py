@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -168,7 +167,7 @@ class Reads:
         *,
         refresh: bool,
     ) -> tuple[bytes, Hit]:
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             config = self._resolve(caller, vault, name, version)
             if refresh:
@@ -224,7 +223,7 @@ class Reads:
         started: float,
         client: str,
     ) -> None:
-        latency = time.perf_counter() - started
+        latency = perf_counter() - started
         record = ReadRecord(
             self._clock.time(), caller.name, vault, name, version, outcome, cache, latency, client
         )
