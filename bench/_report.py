@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: the bench runs headless
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def plot_latency(distributions: dict[str, dict[str, int]], path: Path) -> None:
     ticks = [50, 90, 99, 99.9, 99.99]
     axes.set_xticks([_nines(t) for t in ticks], [f"p{t:g}" for t in ticks])
     axes.set_ylabel("latency (ms)")
-    axes.set_yscale("log")
+    _plain_log_scale(axes, label_minor_ticks=True)
     axes.set_title("Cache-hit GET latency at 32 connections (wrk)")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
@@ -65,9 +68,16 @@ def plot_latency(distributions: dict[str, dict[str, int]], path: Path) -> None:
     plt.close(figure)
 
 
-def _nines(percentile: float) -> float:
-    import math
+def _plain_log_scale(axes: Axes, *, label_minor_ticks: bool) -> None:
+    """A log y axis labelled 0.5, 2, 10 rather than 5x10^-1, 2x10^0, 10^1."""
+    axes.set_yscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axes.yaxis.set_major_formatter(plain)
+    if label_minor_ticks:
+        axes.yaxis.set_minor_formatter(plain)
 
+
+def _nines(percentile: float) -> float:
     return -math.log10(1 - percentile / 100) if percentile < 100 else 5.0
 
 
@@ -83,7 +93,7 @@ def plot_cold_start(series: dict[str, dict[int, float]], path: Path) -> None:
         axes.bar_label(bars, labels=[f"{y:.2f}" for y in ys], fontsize=7)
     axes.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(sizes))])
     axes.set_xticklabels([f"N = {n}" for n in sizes])
-    axes.set_yscale("log")
+    _plain_log_scale(axes, label_minor_ticks=False)
     axes.set_ylabel("seconds (log)")
     axes.set_title("Cold start: N secrets at 150 ms Key Vault latency")
     axes.legend(fontsize=8)
