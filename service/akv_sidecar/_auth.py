@@ -56,6 +56,12 @@ def read_token(token: TokenConfig, path: str, source: str) -> str:
             f"Invalid value for '{where}' in {source}: the token must have at least "
             f"{MIN_TOKEN_LENGTH} characters (e.g. from `openssl rand -hex 32`)."
         )
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        # Anything else cannot travel as one 'Bearer <token>' header value.
+        raise ConfigError(
+            f"Invalid value for '{where}' in {source}: the token must be printable ASCII "
+            "without spaces (e.g. from `openssl rand -hex 32`)."
+        )
     return value
 
 

@@ -26,9 +26,10 @@ __all__ = [
     "VaultConfig",
 ]
 
-VAULT_NAME = re.compile(r"^(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
-SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
-VERSION = re.compile(r"^[0-9a-fA-F]{32}$")
+# \Z, not $: "$" also matches before a final newline, which a %0A in a path would be.
+VAULT_NAME = re.compile(r"^(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]\Z")
+SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}\Z")
+VERSION = re.compile(r"^[0-9a-fA-F]{32}\Z")
 CREDENTIAL_KINDS = (
     "default",
     "managed_identity",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from starlette.types import Message, Receive, Scope, Send
 
+from ._config import SECRET_NAME, VAULT_NAME
 from ._limits import RequestGuard
 from ._metrics import Metrics
 from ._reads import Reads, Rendered
@@ -20,7 +21,7 @@ __all__ = ["FastPath"]
 
 _NO_STORE = (b"cache-control", b"no-store")
 _SECRETS_ROOT = ["v1", "vaults"]  # /v1/vaults/{vault}/secrets/{name}
-_MAX_TARGETS = 4096  # read paths repeat; a full map is simply started again
+_MAX_KNOWN_PATHS = 4096  # read paths repeat; a full map is simply started again
 
 
 class FastPath:
@@ -28,18 +29,17 @@ class FastPath:
         self.app = app
         self._reads = reads
         self._metrics = metrics
-        self._targets: dict[str, Key] = {}  # path -> lower-cased (vault, name), once split
+        self._known_paths: dict[str, Key] = {}  # path -> lower-cased (vault, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
             path = scope["path"]
-            key = self._targets.get(path) or self._secret_key(path)
-            if key is not None:
-                served = self._hit(scope, key)
-                if served is not None:
-                    await send(served.start)
-                    await send(served.body)
-                    return
+            key = self._known_paths.get(path)
+            served = self._first_hit(scope, path) if key is None else self._hit(scope, key)
+            if served is not None:
+                await send(served.start)
+                await send(served.body)
+                return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -51,15 +51,20 @@ class FastPath:
 
         await self.app(scope, receive, send_no_store)
 
-    def _secret_key(self, path: str) -> Key | None:
-        """The cache key a secret read path names, remembered for the next read; else None."""
-        parts = path.split("/")
-        if len(parts) != 6 or parts[1:3] != _SECRETS_ROOT or parts[4] != "secrets":
+    def _first_hit(self, scope: Scope, path: str) -> Rendered | None:
+        """A hit on a path not seen yet: parsed, and remembered once it served a hit.
+
+        Only paths that served a caller are kept, so no one can fill the map with made-up paths.
+        """
+        key = _secret_key(path)
+        if key is None:
             return None
-        if len(self._targets) >= _MAX_TARGETS:
-            self._targets.clear()
-        key = self._targets[path] = (parts[3].lower(), parts[5].lower())
-        return key
+        served = self._hit(scope, key)
+        if served is not None:
+            if len(self._known_paths) >= _MAX_KNOWN_PATHS:
+                self._known_paths.clear()
+            self._known_paths[path] = key
+        return served
 
     def _hit(self, scope: Scope, key: Key) -> Rendered | None:
         """The prebuilt response of a cache hit within every limit, or None for the full path."""
@@ -71,3 +76,18 @@ class FastPath:
         if served is not None:
             self._metrics.fast_hits += 1
         return served
+
+
+def _secret_key(path: str) -> Key | None:
+    """The cache key of a well-formed secret read path, or None for anything else.
+
+    Names are checked before lower-casing: str.lower() maps some non-ASCII letters to ASCII ones
+    (the Kelvin sign to "k"), and the full path would refuse those names.
+    """
+    parts = path.split("/")
+    if len(parts) != 6 or parts[1:3] != _SECRETS_ROOT or parts[4] != "secrets":
+        return None
+    vault, name = parts[3], parts[5]
+    if not VAULT_NAME.match(vault) or not SECRET_NAME.match(name):
+        return None
+    return vault.lower(), name.lower()

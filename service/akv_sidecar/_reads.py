@@ -37,7 +37,11 @@ _HIT_HEADERS = ((b"content-type", b"application/json"), (b"cache-control", b"no-
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A hit's response as the two ASGI messages to send, and what it was rendered from."""
+    """A hit's response as the two ASGI messages to send, and what it was rendered from.
+
+    The same messages go out for every hit until the next rendering, so they go straight to the
+    server's ``send``, never through a wrapper that edits messages (headers are a tuple for that).
+    """
 
     entry: Entry
     tenths: int  # the age it was rendered at, in tenths of a second
@@ -112,11 +116,11 @@ class Reads:
 
     def _render(self, key: Key, entry: Entry, tenths: int, status: str) -> Rendered:
         body = entry.render(tenths / 10, status == "stale")
-        headers = [
+        headers = (
             *_HIT_HEADERS,
             (b"content-length", str(len(body)).encode()),
             *cache_headers(tenths / 10, status),
-        ]
+        )
         rendering = Rendered(
             entry,
             tenths,

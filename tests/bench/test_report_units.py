@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+
 from bench import _report
 from bench._report import Row
 
@@ -46,3 +48,18 @@ def test_plots_are_written_as_png(tmp_path: Path) -> None:
     for path in (latency, cold):
         assert path.read_bytes().startswith(PNG_MAGIC)
         assert path.stat().st_size > 5_000  # axes, bars and labels, not an empty canvas
+
+
+def test_log_axes_are_labelled_with_plain_numbers() -> None:
+    """Log-scaled y ticks read 0.5 and 20, not 5x10^-1 and 2x10^1; minor ticks only if asked."""
+    figure, axes = plt.subplots()
+    try:
+        _report._plain_log_scale(axes, label_minor_ticks=False)
+        assert axes.get_yscale() == "log"
+        assert axes.yaxis.get_major_formatter()(0.5, 0) == "0.5"
+        assert axes.yaxis.get_major_formatter()(20.0, 0) == "20"
+        assert axes.yaxis.get_minor_formatter()(0.5, 0) != "0.5"
+        _report._plain_log_scale(axes, label_minor_ticks=True)
+        assert axes.yaxis.get_minor_formatter()(0.5, 0) == "0.5"
+    finally:
+        plt.close(figure)

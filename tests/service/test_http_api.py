@@ -133,6 +133,9 @@ def test_bad_input_gets_status_and_json_error_and_service_keeps_serving(
             ("GET", "/v1/vaults/kv1/secrets/bad_name", {"headers": good}, 400, "InvalidName"),
             ("GET", "/v1/vaults/x/secrets/bronze", {"headers": good}, 400, "InvalidName"),
             ("GET", f"{secret}?version=xyz", {"headers": good}, 400, "InvalidName"),
+            ("GET", f"{secret}%0A", {"headers": good}, 400, "InvalidName"),
+            # U+212A KELVIN SIGN lower-cases to "k": not a vault name, not a way to "kv1".
+            ("GET", "/v1/vaults/%E2%84%AAv1/secrets/bronze", {"headers": good}, 400, "InvalidName"),
             ("GET", "/v1/vaults/nokv/secrets/bronze", {"headers": good}, 404, "VaultNotConfigured"),
             ("GET", secret, {}, 401, "Unauthenticated"),
             ("GET", secret, {"headers": bad_basic}, 401, "Unauthenticated"),
@@ -166,6 +169,25 @@ def test_bad_input_gets_status_and_json_error_and_service_keeps_serving(
             assert unauthenticated.headers["www-authenticate"] == "Bearer"
             assert http.get(secret, headers=good).json()["value"] == value
         assert httpx.get(f"{sidecar.url}/healthz").json() == {"status": "ok"}
+
+
+def test_only_paths_that_served_a_hit_are_remembered(
+    kv: Vault, make_config: Callable[..., dict[str, Any]]
+) -> None:
+    """The fast path keeps no made-up path: only ones that served an authorised cache hit."""
+    kv.seed("bronze")
+    with run_sidecar(make_config("bronze")) as sidecar:
+        fast_path = sidecar.server.config.app
+        with httpx.Client(base_url=sidecar.url) as http:
+            for index in range(50):
+                made_up = f"/v1/vaults/kv1/secrets/bronze{'x' * 100}{index}"
+                assert http.get(made_up).status_code == 401
+                assert http.get("/v1/vaults/kv1/secrets/bronze").status_code == 401
+            assert len(fast_path._known_paths) == 0
+            good = {"Authorization": f"Bearer {sidecar.token}"}
+            assert http.get("/v1/vaults/KV1/secrets/bronze", headers=good).status_code == 200
+            assert http.get("/v1/vaults/KV1/secrets/bronze", headers=good).status_code == 200
+            assert list(fast_path._known_paths.values()) == [("kv1", "bronze")]
 
 
 def test_on_demand_off_serves_only_configured_secrets(

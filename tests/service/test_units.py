@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from akv_sidecar import ApiError, ConfigError
-from akv_sidecar._auth import Authenticator
+from akv_sidecar._auth import Authenticator, Caller
 from akv_sidecar._config import AuthConfig, TokenConfig
 from akv_sidecar._policy import (
     Backoff,
@@ -197,19 +197,33 @@ def test_authenticator_keeps_hashes_and_decides(
 
 
 def test_identify_knows_every_form_of_a_bearer_header(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fast path's digest lookup and the parsed fallback agree on each header form."""
+    """The fast path's identify and the full path's authenticate agree on every header form."""
     token = "k" * 24
     monkeypatch.setenv("JOBS_TOKEN", token)
     auth = Authenticator(AuthConfig((TokenConfig("jobs", token_env="JOBS_TOKEN"),)), "t.yaml")
-    for header in (f"Bearer {token}", f"bearer {token}", f"BEARER   {token} "):
-        caller = auth.identify(header.encode())
-        assert caller is not None, header
-        assert caller.name == "jobs"
-    for header in (f"Bearer {token}x", f"Bearer {token} x", f"Basic {token}", "", "Bearer "):
-        assert auth.identify(header.encode()) is None, header
+    accepted = (f"Bearer {token}", f"bearer {token}", f"BEARER   {token} ")
+    refused = (f"Bearer {token}x", f"Bearer {token} x", f"Basic {token}", "", "Bearer ", token)
+    for header in accepted + refused:
+        fast = auth.identify(header.encode())
+        try:
+            full: Caller | None = auth.authenticate(header)
+        except ApiError:
+            full = None
+        assert fast == full, header
+        assert (fast is not None) == (header in accepted), header
     monkeypatch.setenv("JOBS_TOKEN", "n" * 24)
     auth.reload()
     assert auth.identify(f"Bearer {token}".encode()) is None  # the old header's digest is gone
+
+
+def test_tokens_that_cannot_travel_in_a_header_refuse_to_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A token with a space, a tab or a non-ASCII character is a ConfigError naming its key."""
+    for bad in ("abcdefgh ijklmnop", "abcdefgh\tijklmnop", "abcdefgh-ijklmnöp"):
+        monkeypatch.setenv("ODD_TOKEN", bad)
+        with pytest.raises(ConfigError, match=r"auth\.tokens\[0\]\.token_env.*printable ASCII"):
+            Authenticator(AuthConfig((TokenConfig("odd", token_env="ODD_TOKEN"),)), "t.yaml")
 
 
 def test_short_or_missing_tokens_refuse_to_start(tmp_path: Path) -> None:
