@@ -1,8 +1,9 @@
 """The outermost ASGI layer: cache hits served from prebuilt bytes, in front of the guarded app.
 
 A ``GET /v1/vaults/{vault}/secrets/{name}`` that is a cache hit for an authorised caller, within
-every request limit, costs a path split, one pass over the headers, a token hash and a few dict
-lookups: its headers and body were rendered by an earlier read (see `Reads.fast`). Everything else
+every request limit, costs one pass over the headers, a hash of the Authorization header and a few
+dict lookups: its path was split and checked when it first served a hit, and its headers and body
+were rendered by an earlier read (see `Reads.fast`). Everything else
 (misses, errors, other routes, requests over a limit) goes to the request guard and FastAPI behind
 it, with ``Cache-Control: no-store`` added.
 """
