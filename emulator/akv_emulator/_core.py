@@ -12,7 +12,7 @@ from ._config import EmulatorConfig
 from ._counters import Counters
 from ._exceptions import UnknownVaultError
 from ._faults import Fault, FaultBook
-from ._identity import TOKEN_PATH, IdentitySwitch, TokenBook, identity_app
+from ._identity import TOKEN_PATH, VAULT_RESOURCE, IdentitySwitch, TokenBook, identity_app
 from ._seed import SeedSecret, load_seed
 from ._server import Listener
 from ._store import SecretVersion, VaultStore
@@ -39,7 +39,7 @@ class Core:
                 self.set_secret(vault, spec)
         challenge = (
             f'Bearer authorization="https://login.microsoftonline.com/{config.tenant_id}", '
-            'resource="https://vault.azure.net"'
+            f'resource="{VAULT_RESOURCE}"'
         )
         server_context = self.tls.server_context()
         self.contexts: dict[str, VaultContext] = {}

@@ -260,9 +260,5 @@ class Emulator:
         vault "identity", token."""
         return self._call(lambda core: core.counters.count(vault, op, secret, status))
 
-    def counters(self) -> list[dict[str, Any]]:
-        """Every counter as {vault, op, secret, status, count}."""
-        return self._call(lambda core: core.counters.snapshot())
-
     def reset_counters(self) -> None:
         self._call(lambda core: core.counters.reset())

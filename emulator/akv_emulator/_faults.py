@@ -80,15 +80,15 @@ class Fault:
 
     def overlay(self, newer: Fault) -> Fault:
         """This fault with every field that newer sets taking newer's value."""
-        changes = {
-            f.name: getattr(newer, f.name)
-            for f in dataclasses.fields(newer)
-            if getattr(newer, f.name) not in (None, False)
-        }
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **newer.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, False)}
+        """The fields set to something other than their default (0 counts as set)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        }
 
 
 Scope = tuple[str, "str | None"]
@@ -127,10 +127,6 @@ class FaultBook:
         """Let every hung request go on (at shutdown)."""
         self._stopping = True
         self._release.set()
-
-    def refused(self, vault: str) -> bool:
-        fault = self._faults.get((vault, None))
-        return fault is not None and fault.outage == "refuse"
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [

@@ -34,15 +34,15 @@ class TokenBook:
         self._tokens[token] = (resource.rstrip("/"), expires_on)
         return token, expires_on
 
-    def accepts(self, token: str, resource: str = VAULT_RESOURCE) -> bool:
-        """True if this emulator issued token for resource and it has not expired."""
+    def accepts(self, token: str) -> bool:
+        """True if this emulator issued token for Key Vault and it has not expired."""
         entry = self._tokens.get(token)
         if entry is None:
             return False
         if entry[1] <= self._clock():
             del self._tokens[token]
             return False
-        return entry[0] == resource
+        return entry[0] == VAULT_RESOURCE
 
 
 class IdentitySwitch:

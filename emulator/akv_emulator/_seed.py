@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ class SeedSecret:
     """One secret to create at start."""
 
     name: str
-    value: str
+    value: str = field(repr=False)
     content_type: str | None = None
     enabled: bool = True
     tags: Mapping[str, str] | None = None
@@ -107,8 +107,13 @@ def load_seed(source: SeedSource, vaults: Sequence[str]) -> dict[str, list[SeedS
         origin = os.fspath(source)
         try:
             document = yaml.safe_load(Path(origin).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise SeedError(f"{origin}: cannot read seed file: {exc}") from exc
+        except OSError as exc:
+            raise SeedError(f"{origin}: cannot read seed file: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            # The parser's message quotes the offending line, which may hold a secret value.
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise SeedError(f"{origin}: not valid YAML{where}") from None
     if not isinstance(document, Mapping):
         raise SeedError(f"{origin}: expected a mapping at the top level")
     if "secrets" in document and "secrets" not in vaults:

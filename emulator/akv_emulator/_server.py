@@ -31,16 +31,8 @@ class Listener:
         self._site: web.TCPSite | None = None
 
     @property
-    def port(self) -> int:
-        return self._port
-
-    @property
     def url(self) -> str:
         return format_url("https" if self._ssl_context else "http", self._host, self._port)
-
-    @property
-    def accepting(self) -> bool:
-        return self._site is not None
 
     async def start(self) -> None:
         await self._runner.setup()

@@ -34,7 +34,7 @@ class SecretVersion:
 
     name: str
     version: str
-    value: str
+    value: str = field(repr=False)
     created: int
     updated: int
     content_type: str | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from azure.identity import ManagedIdentityCredential
 from azure.identity.aio import ManagedIdentityCredential as AsyncManagedIdentityCredential
@@ -18,18 +19,27 @@ ClientFactory = Callable[..., SecretClient]
 AsyncClientFactory = Callable[..., AsyncSecretClient]
 
 
+def request_token(emu: Emulator) -> httpx.Response:
+    """The emulator's managed-identity token answer for Key Vault, as a client sees it raw."""
+    return httpx.get(
+        emu.identity_endpoint,
+        params={"api-version": "2019-08-01", "resource": "https://vault.azure.net"},
+        headers={"X-IDENTITY-HEADER": emu.identity_header},
+    )
+
+
 @pytest.fixture
 def make_client(emulator: Emulator, identity_env: dict[str, str]) -> Iterator[ClientFactory]:
     """Build sync SecretClients for an emulator vault; keyword arguments go to the client."""
     opened: list[tuple[SecretClient, ManagedIdentityCredential]] = []
 
-    def make(vault: str = "kv1", emu: Emulator = emulator, **kwargs: Any) -> SecretClient:
+    def make(vault: str = "kv1", **kwargs: Any) -> SecretClient:
         credential = ManagedIdentityCredential()
         client = SecretClient(
-            emu.vault_url(vault),
+            emulator.vault_url(vault),
             credential,
             verify_challenge_resource=False,
-            connection_verify=emu.ca_file,
+            connection_verify=emulator.ca_file,
             **kwargs,
         )
         opened.append((client, credential))
@@ -39,12 +49,6 @@ def make_client(emulator: Emulator, identity_env: dict[str, str]) -> Iterator[Cl
     for client, credential in opened:
         client.close()
         credential.close()
-
-
-@pytest.fixture
-def client(make_client: ClientFactory) -> SecretClient:
-    """A sync SecretClient for vault kv1 with the SDK's default retry policy."""
-    return make_client()
 
 
 @pytest.fixture

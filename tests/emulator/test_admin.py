@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -10,7 +11,7 @@ from azure.core.exceptions import HttpResponseError
 
 from akv_emulator import Emulator
 
-from .conftest import ClientFactory
+from .conftest import ClientFactory, request_token
 
 
 @pytest.fixture
@@ -64,22 +65,28 @@ def test_faults_post_and_delete(
     assert client.get_secret("f").value == "v"
 
 
-def test_latency_range_through_admin(admin: httpx.Client, emulator: Emulator) -> None:
-    """A JSON [lo, hi] latency becomes a range fault."""
+def test_latency_range_through_admin(
+    admin: httpx.Client, emulator: Emulator, make_client: ClientFactory
+) -> None:
+    """A JSON [lo, hi] latency becomes a range fault that delays answers."""
+    emulator.set_secret("kv1", "slow", "v")
+    client = make_client(retry_total=0)
+    client.get_secret("slow")
     answer = admin.post("/admin/faults", json={"latency": [0.1, 0.2], "throttle": [5, 1]})
     assert answer.json()["faults"] == [
         {"vault": "kv1", "secret": None, "latency": [0.1, 0.2], "throttle": [5, 1.0]}
     ]
+    started = time.monotonic()
+    assert client.get_secret("slow").value == "v"
+    assert 0.1 <= time.monotonic() - started < 0.2 + 1.0
 
 
 def test_identity_switch_through_admin(admin: httpx.Client, emulator: Emulator) -> None:
     """POST /admin/identity makes the token endpoint fail, and work again."""
-    params = {"api-version": "2019-08-01", "resource": "https://vault.azure.net"}
-    headers = {"X-IDENTITY-HEADER": emulator.identity_header}
     admin.post("/admin/identity", json={"status": 503})
-    assert httpx.get(emulator.identity_endpoint, params=params, headers=headers).status_code == 503
+    assert request_token(emulator).status_code == 503
     admin.post("/admin/identity", json={"status": None})
-    assert httpx.get(emulator.identity_endpoint, params=params, headers=headers).status_code == 200
+    assert request_token(emulator).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.rest import HttpResponse
 
 from akv_emulator import Emulator, FaultError
 
@@ -37,13 +38,13 @@ def test_latency_range_for_one_secret(emulator: Emulator, make_client: ClientFac
     """A (lo, hi) latency on one secret delays it within range and leaves others alone."""
     client = make_client()
     client.get_secret("a")
-    emulator.inject("kv1", secret="A", latency=(0.2, 0.3))
+    emulator.inject("kv1", secret="A", latency=(2.0, 2.1))
     started = time.monotonic()
     client.get_secret("a")
-    assert 0.2 <= time.monotonic() - started < 0.3 + 1.0
+    assert 2.0 <= time.monotonic() - started < 2.1 + 1.0
     started = time.monotonic()
     client.get_secret("b")
-    assert time.monotonic() - started < 0.2
+    assert time.monotonic() - started < 1.0  # undelayed, with a machine-noise margin
 
 
 def test_throttle_is_retried_after_retry_after(
@@ -60,6 +61,19 @@ def test_throttle_is_retried_after_retry_after(
     assert 1.0 <= time.monotonic() - started < 1.0 + 1.5
     assert emulator.calls(op="get", status=200) == 2
     assert emulator.calls(op="get", status=429) == 1
+
+
+def test_a_zero_retry_after_is_still_sent(emulator: Emulator, make_client: ClientFactory) -> None:
+    """retry_after=0 is a value, not "unset": the 429 carries Retry-After: 0."""
+    client = make_client(retry_total=0)
+    client.get_secret("a")
+    emulator.inject("kv1", throttle=(0, 60.0), retry_after=0)
+    with pytest.raises(HttpResponseError) as caught:
+        client.get_secret("a")
+    assert caught.value.status_code == 429
+    response = caught.value.response
+    assert isinstance(response, HttpResponse)
+    assert response.headers["Retry-After"] == "0"
 
 
 def test_throttle_exhausts_the_sdk_retries(emulator: Emulator, make_client: ClientFactory) -> None:

@@ -11,6 +11,8 @@ from azure.keyvault.secrets import SecretClient
 
 from akv_emulator import Emulator
 
+from .conftest import request_token
+
 _SCOPE = "https://vault.azure.net/.default"
 
 
@@ -101,11 +103,7 @@ def test_token_request_validation(
 
 def test_token_response_shape(emulator: Emulator) -> None:
     """The token answer has App Service's fields: access_token, expires_on, resource, ..."""
-    answer = httpx.get(
-        emulator.identity_endpoint,
-        headers={"X-IDENTITY-HEADER": emulator.identity_header},
-        params={"api-version": "2019-08-01", "resource": "https://vault.azure.net"},
-    ).json()
+    answer = request_token(emulator).json()
     assert set(answer) == {"access_token", "expires_on", "resource", "token_type", "client_id"}
     assert answer["token_type"] == "Bearer"
     assert answer["resource"] == "https://vault.azure.net"

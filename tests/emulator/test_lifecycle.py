@@ -12,6 +12,8 @@ import pytest
 
 from akv_emulator import Emulator, EmulatorError
 
+from .conftest import request_token
+
 
 def test_start_stop_is_quick_and_joins_the_thread() -> None:
     """An emulator starts and stops well under a second and leaves no thread or temp dir."""
@@ -108,11 +110,7 @@ def test_stop_with_a_hung_request_and_a_refused_port() -> None:
     try:
         emu.inject("hung", hang=True)
         emu.inject("down", outage="refuse")
-        token = httpx.get(
-            emu.identity_endpoint,
-            params={"api-version": "2019-08-01", "resource": "https://vault.azure.net"},
-            headers={"X-IDENTITY-HEADER": emu.identity_header},
-        ).json()["access_token"]
+        token = request_token(emu).json()["access_token"]
         outcome: list[BaseException] = []
 
         def call() -> None:

@@ -9,13 +9,11 @@ import pytest
 
 from akv_emulator import DEFAULT_TENANT, Emulator
 
+from .conftest import request_token
+
 
 def _token(emu: Emulator) -> str:
-    answer = httpx.get(
-        emu.identity_endpoint,
-        params={"api-version": "2019-08-01", "resource": "https://vault.azure.net"},
-        headers={"X-IDENTITY-HEADER": emu.identity_header},
-    )
+    answer = request_token(emu)
     answer.raise_for_status()
     return str(answer.json()["access_token"])
 

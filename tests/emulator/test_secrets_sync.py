@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -83,9 +84,11 @@ def test_update_properties(make_client: ClientFactory) -> None:
     """update_secret_properties changes content type, tags and expiry of the latest version."""
     client = make_client()
     client.set_secret("conn", "value")
+    expires = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
     updated = client.update_secret_properties(
-        "conn", content_type="application/json", tags={"env": "dev"}
+        "conn", content_type="application/json", tags={"env": "dev"}, expires_on=expires
     )
+    assert updated.expires_on == expires
     assert updated.content_type == "application/json"
     assert updated.tags == {"env": "dev"}
     fetched = client.get_secret("conn")

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from akv_emulator import Emulator, SeedError
+from akv_emulator._seed import SeedSecret, load_seed
+from akv_emulator._store import SecretVersion
 
 
 def test_yaml_seed_with_plain_and_detailed_secrets(tmp_path: Path) -> None:
@@ -28,6 +30,9 @@ def test_yaml_seed_with_plain_and_detailed_secrets(tmp_path: Path) -> None:
         assert emu.get_value("demo", "plain") == "hello"
         assert emu.get_value("demo", "number") == "12345"
         assert emu.get_value("demo", "detailed") == "v"
+    assert load_seed(seed, ["demo"])["demo"][2] == SeedSecret(
+        "detailed", "v", "text/plain", False, {"team": "data"}, 1_893_456_000, None
+    )
 
 
 def test_seed_per_vault(tmp_path: Path) -> None:
@@ -63,3 +68,20 @@ def test_missing_seed_file(tmp_path: Path) -> None:
     """A seed path that does not exist is a SeedError naming the file."""
     with pytest.raises(SeedError, match=r"missing\.yaml"):
         Emulator(seed=tmp_path / "missing.yaml").start()
+
+
+def test_a_yaml_error_names_the_place_never_the_line(tmp_path: Path) -> None:
+    """A seed file that is not YAML gives line and column, not the line's text (a value)."""
+    seed = tmp_path / "broken.yaml"
+    seed.write_text("secrets:\n  storage-key: TOPSECRETVALUE: oops\n", encoding="utf-8")
+    with pytest.raises(SeedError) as caught:
+        Emulator(seed=seed).start()
+    assert str(caught.value) == f"{seed}: not valid YAML at line 2, column 30"
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_seeded_values_stay_out_of_reprs() -> None:
+    """The seed and stored versions keep their values out of repr (pytest prints reprs)."""
+    assert "TOPSECRETVALUE" not in repr(SeedSecret("plain", "TOPSECRETVALUE"))
+    assert "TOPSECRETVALUE" not in repr(SecretVersion("plain", "ab" * 16, "TOPSECRETVALUE", 0, 0))
