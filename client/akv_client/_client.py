@@ -110,10 +110,11 @@ class SidecarClient:
         """The secret's current (or given) version, from the sidecar's cache."""
         path = f"/v1/vaults/{_segment(vault)}/secrets/{_segment(name)}"
         params = {"version": version} if version else None
+        deadline = self._deadline(timeout)
         try:
-            answer = self._call("GET", path, vault, name, timeout=timeout, params=params)
+            answer = self._call("GET", path, vault, name, deadline, params=params)
         except SidecarUnavailable as exc:
-            (direct,) = self._fallback(exc, [(vault, name, version)], timeout)
+            (direct,) = self._fallback(exc, [(vault, name, version)], deadline)
             if isinstance(direct, SidecarError):
                 raise direct from None
             return direct
@@ -131,10 +132,12 @@ class SidecarClient:
         if not items:
             return []
         payload = {"secrets": [_batch_item(*item) for item in items]}
+        deadline = self._deadline(timeout)
         try:
-            answer = self._call("POST", "/v1/secrets:batch", None, None, timeout, json_body=payload)
+            batch = "/v1/secrets:batch"
+            answer = self._call("POST", batch, None, None, deadline, json_body=payload)
         except SidecarUnavailable as exc:
-            return self._fallback(exc, items, timeout)
+            return self._fallback(exc, items, deadline)
         except SidecarError as exc:
             return [_for_item(exc, vault, name) for vault, name, _ in items]
         results = answer.body.get("results") if isinstance(answer.body, dict) else None
@@ -149,17 +152,17 @@ class SidecarClient:
     def refresh_secret(self, vault: str, name: str, *, timeout: float | None = None) -> Secret:
         """Make the sidecar fetch the secret from Key Vault now (once per 10 s per secret)."""
         path = f"/v1/vaults/{_segment(vault)}/secrets/{_segment(name)}/refresh"
-        answer = self._call("POST", path, vault, name, timeout)
+        answer = self._call("POST", path, vault, name, self._deadline(timeout))
         return Secret.from_json(answer.body, cache=answer.headers.get("X-Cache"))
 
     def status(self, timeout: float = 2.0) -> SidecarStatus:
         """Whether the sidecar answers /healthz and whether /readyz says ready (never raises)."""
         try:
-            self._call("GET", "/healthz", None, None, timeout, retry=False)
+            self._call("GET", "/healthz", None, None, Deadline(timeout), retry=False)
         except SidecarError:
             return SidecarStatus(self.url, reachable=False, ready=False)
         try:
-            ready = self._call("GET", "/readyz", None, None, timeout, retry=False)
+            ready = self._call("GET", "/readyz", None, None, Deadline(timeout), retry=False)
         except SidecarError as exc:
             return SidecarStatus(self.url, reachable=True, ready=False, detail=exc.detail)
         return SidecarStatus(self.url, reachable=True, ready=True, detail=ready.body)
@@ -169,7 +172,7 @@ class SidecarClient:
         deadline = Deadline(timeout)
         while True:
             try:
-                self._call("GET", "/readyz", None, None, deadline.remaining() or 0.001, retry=False)
+                self._call("GET", "/readyz", None, None, deadline, retry=False)
             except SidecarTimeout:
                 break
             except SidecarError:
@@ -186,21 +189,19 @@ class SidecarClient:
         path: str,
         vault: str | None,
         name: str | None,
-        timeout: float | None,
+        deadline: Deadline,
         *,
         params: dict[str, str] | None = None,
         json_body: Any = None,
         retry: bool = True,
     ) -> _Answer:
-        budget = self.config.timeout if timeout is None else timeout
-        deadline = Deadline(budget)
         attempts = 1 + (self.config.retries if retry else 0)
         with deadline_scope(deadline):
             for attempt in range(attempts):
                 try:
                     answer = self._exchange(method, path, params, json_body, deadline)
                 except _NETWORK_ERRORS as exc:
-                    failure = from_network_error(exc, self.url, budget, vault, name)
+                    failure = from_network_error(exc, self.url, deadline.timeout, vault, name)
                     if isinstance(failure, SidecarTimeout):
                         raise failure from None
                 else:
@@ -234,10 +235,12 @@ class SidecarClient:
         self,
         failure: SidecarUnavailable,
         items: Sequence[tuple[str, str, str | None]],
-        timeout: float | None,
+        deadline: Deadline,
     ) -> list[Secret | SidecarError]:
         """Read Key Vault directly when allowed and the sidecar is unreachable; else re-raise."""
         if not self.config.fallback.enabled or failure.status is not None:
+            raise failure
+        if deadline.expired:  # the sidecar attempts used the whole budget: none left to go direct
             raise failure
         with self._direct_lock:
             if self._direct is None:
@@ -248,8 +251,10 @@ class SidecarClient:
             FallbackWarning,
             stacklevel=3,
         )
-        budget = self.config.timeout if timeout is None else timeout
-        return self._direct.fetch_all(items, budget)
+        return self._direct.fetch_all(items, deadline.remaining())
+
+    def _deadline(self, timeout: float | None) -> Deadline:
+        return Deadline(self.config.timeout if timeout is None else timeout)
 
 
 _shared_lock = threading.Lock()

@@ -34,11 +34,9 @@ class SparkEngine:
         self.spark = spark_session if spark_session is not None else _session()
         self.connections: dict[str, Connection] = dict(connections or {})
         self._failures: dict[str, str] = {}
-        self._configured: set[int] = set()
         for name, result in prefetch(self.connections, 5, timeout, verbose, client).items():
             if result.success:
                 self.connections[name].configure_spark(self.spark)
-                self._configured.add(id(self.connections[name]))
             else:
                 self._failures[name] = f"Failed to fetch secret for '{name}': {result.error}"
 
@@ -112,9 +110,7 @@ class SparkEngine:
             if connection in self._failures:
                 raise ValueError(self._failures[connection])
             return self.connections[connection].uri(path)
-        if id(connection) not in self._configured:
-            connection.configure_spark(self.spark)
-            self._configured.add(id(connection))
+        connection.configure_spark(self.spark)  # cheap and idempotent: the key is cached
         return connection.uri(path)
 
 

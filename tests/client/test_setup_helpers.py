@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +19,7 @@ from akv_client import (
     LocalConnection,
     SecretNotFound,
     SidecarClient,
+    SidecarError,
     SidecarUnavailable,
     configure_connections_parallel,
     fetch_keyvault_secret,
@@ -168,3 +172,39 @@ def test_direct_fallback_reads_key_vault_when_sidecar_is_down(
     assert found.value == SEEDED["bronze-key"]
     assert isinstance(missing, SecretNotFound)
     assert emulator.calls(vault="kv1", op="get", secret="bronze-key", status=200) == 2
+
+
+def test_direct_fallback_gets_only_what_the_deadline_has_left(
+    emulator: Emulator, identity_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sidecar that hangs up slowly uses most of the deadline; the direct read keeps within it."""
+    emulator.set_secret("kv1", "bronze-key", SEEDED["bronze-key"])
+    emulator.inject("kv1", hang=True)
+    monkeypatch.setenv("AKV_SIDECAR_FALLBACK", "direct")
+    monkeypatch.setenv("AKV_SIDECAR_FALLBACK_VAULT_URLS", f"kv1={emulator.vault_url('kv1')}")
+    monkeypatch.setenv("AKV_SIDECAR_FALLBACK_CA_FILE", emulator.ca_file)
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.1)
+
+        def hang_up_slowly() -> None:  # reads nothing, answers nothing, closes after 0.6 s
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    connection, _ = listener.accept()
+                    stop.wait(0.6)
+                    connection.close()
+
+        server = threading.Thread(target=hang_up_slowly)
+        server.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        try:
+            with SidecarClient(url, "t", retries=2, timeout=2.0) as client:
+                started = time.monotonic()
+                with pytest.warns(FallbackWarning), pytest.raises(SidecarError):
+                    client.get_secret("kv1", "bronze-key")
+                elapsed = time.monotonic() - started
+        finally:
+            stop.set()
+            server.join(5)
+            emulator.clear_faults()
+    assert elapsed < 2.0 + 1.0

@@ -86,6 +86,12 @@ def test_engine_configures_abfs_in_one_batch(spark: Any, client: CountingClient)
     with pytest.raises(ValueError, match="Unknown connection 'nope'"):
         engine.read("nope", "t")
     assert engine.connections["bronze"].uri("t") == f"abfss://data@bronzeacct.{suffix}/t"
+    # Throwaway connection objects, each freed before the next (CPython reuses their ids):
+    # every one still gets its account configured.
+    for index in range(5):
+        engine._uri(AzureADLS(f"tmpacct{index}", "data", auth_mode="managed_identity"), "t")
+        provider = hadoop.get(f"fs.azure.account.oauth.provider.type.tmpacct{index}.{suffix}")
+        assert provider is not None, index
 
 
 def test_delta_write_read_history_restore_vacuum(spark: Any, tmp_path: Path) -> None:
