@@ -41,6 +41,7 @@ def test_get_secret_by_version(client: CountingClient, emulator: Emulator) -> No
     """version= returns that version even after the secret was rotated."""
     old = client.get_secret("kv1", "silver-key")
     emulator.set_secret("kv1", "silver-key", "silver-rotated")
+    assert client.refresh_secret("kv1", "silver-key").value == "silver-rotated"
     pinned = client.get_secret("kv1", "silver-key", version=old.version)
     assert pinned.value == SEEDED["silver-key"]
     assert pinned.version == old.version

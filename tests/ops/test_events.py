@@ -12,7 +12,7 @@ import pytest
 
 from akv_sidecar.testing import RunningSidecar
 
-from .conftest import StartSidecar, bearer
+from .conftest import ROTATED, StartSidecar, bearer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -84,7 +84,7 @@ def test_validation_handshake_then_new_version_is_served_at_once(
         assert answer.json() == {"validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}
 
         old = client.get(f"{sidecar.url}/v1/vaults/kv1/secrets/bronze").json()
-        version = kv.set_secret("kv1", "bronze", "bronze-value-rotated-77e1")
+        version = kv.set_secret("kv1", "bronze", ROTATED["bronze"])
         gets = kv.calls(vault="kv1", op="get", secret="bronze")
         started = time.monotonic()
         delivered = client.post(url, json=[key_vault_event("bronze", version)])
@@ -106,7 +106,7 @@ def test_cloudevents_handshake_and_delivery(sidecar: RunningSidecar, kv: Emulato
         handshake = client.options(url, headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
         assert handshake.status_code == 200
         assert handshake.headers["webhook-allowed-origin"] == "eventgrid.azure.net"
-        version = kv.set_secret("kv1", "silver", "silver-value-rotated-2c9d")
+        version = kv.set_secret("kv1", "silver", ROTATED["silver"])
         event = {
             "specversion": "1.0",
             "type": f" {NEW} ",

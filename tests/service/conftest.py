@@ -6,7 +6,6 @@ fixture can check, after each test, that no log record produced during it contai
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,8 @@ import pytest
 
 from akv_emulator import Emulator
 from akv_sidecar.testing import emulator_config
+
+from .._leaks import assert_not_leaked, logged_text, watch_logs
 
 SEEDED: set[str] = set()  # every value seeded in this session
 
@@ -72,18 +73,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = "c
 @pytest.fixture(autouse=True)
 def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """After each test: no log record of any logger contains a seeded secret value."""
-    caplog.set_level(logging.INFO)  # every logger from INFO ...
-    caplog.set_level(logging.DEBUG, logger="akv_sidecar")  # ... ours from DEBUG (handler too)
+    watch_logs(caplog)
     yield
-    records = [
-        *caplog.get_records("setup"),
-        *caplog.get_records("call"),
-        *caplog.get_records("teardown"),
-    ]
-    for record in records:
-        text = record.getMessage() + (caplog.handler.format(record) if record.exc_info else "")
-        leaked = [value for value in SEEDED if value in text]
-        assert not leaked, f"a secret value leaked into the log line from {record.name}"
+    assert_not_leaked(logged_text(caplog), SEEDED)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -1,0 +1,42 @@
+"""The leak check each test folder runs: no secret value in any log record or captured output.
+
+pytest's ``caplog.records`` holds only the current phase's records, so a check made at fixture
+teardown must gather every phase; and a record's ``extra=`` fields reach the log file too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import pytest
+
+__all__ = ["assert_not_leaked", "logged_text", "watch_logs"]
+
+
+def watch_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Record every logger from INFO and the project's own from DEBUG, for the whole test."""
+    caplog.set_level(logging.INFO)
+    for logger in ("akv_sidecar", "akv_client"):
+        caplog.set_level(logging.DEBUG, logger=logger)
+
+
+def logged_text(caplog: pytest.LogCaptureFixture) -> str:
+    """Every record of setup, call and teardown: message, extra fields and traceback."""
+    records = [
+        *caplog.get_records("setup"),
+        *caplog.get_records("call"),
+        *caplog.get_records("teardown"),
+    ]
+    return "\n".join(
+        record.getMessage()
+        + repr(record.__dict__)
+        + (caplog.handler.format(record) if record.exc_info else "")
+        for record in records
+    )
+
+
+def assert_not_leaked(text: str, values: Iterable[str]) -> None:
+    """Fail naming how many values appeared in ``text`` (never the values themselves)."""
+    leaked = sum(1 for value in values if value in text)
+    assert not leaked, f"{leaked} secret value(s) leaked into logs or output"
