@@ -53,22 +53,23 @@ class WrkResult:
 
 def wrk_version() -> str:
     """The first line wrk prints about itself, e.g. ``wrk debian/4.1.0-3+b2 [epoll]``."""
-    executable = shutil.which("wrk")
-    if executable is None:
-        raise WrkMissing("wrk is not installed: run `apt-get install -y wrk` (or `make bench`)")
     completed = subprocess.run(
-        [executable, "--version"], capture_output=True, text=True, check=False
+        [_executable(), "--version"], capture_output=True, text=True, check=False
     )
     return (completed.stdout or completed.stderr).splitlines()[0].split(" Copyright")[0].strip()
 
 
-def run_wrk(url: str, settings: WrkSettings, headers: dict[str, str] | None = None) -> WrkResult:
-    """Load ``url`` for ``settings.duration_s`` and return wrk's summary and percentiles."""
+def _executable() -> str:
     executable = shutil.which("wrk")
     if executable is None:
         raise WrkMissing("wrk is not installed: run `apt-get install -y wrk` (or `make bench`)")
+    return executable
+
+
+def run_wrk(url: str, settings: WrkSettings, headers: dict[str, str] | None = None) -> WrkResult:
+    """Load ``url`` for ``settings.duration_s`` and return wrk's summary and percentiles."""
     command = [
-        executable,
+        _executable(),
         f"--connections={settings.connections}",
         f"--threads={settings.threads}",
         f"--duration={max(1, round(settings.duration_s))}s",
@@ -78,9 +79,15 @@ def run_wrk(url: str, settings: WrkSettings, headers: dict[str, str] | None = No
     for name, value in (headers or {}).items():
         command += ["--header", f"{name}: {value}"]
     command.append(url)
-    completed = subprocess.run(
-        command, capture_output=True, text=True, check=True, timeout=settings.duration_s + 60
-    )
+    # The command holds the caller token (a header): errors say what failed, never the command.
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=settings.duration_s + 60
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"wrk did not finish within {settings.duration_s + 60:.0f} s") from None
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk exited with {completed.returncode}: {completed.stderr[-500:]!r}")
     for line in completed.stdout.splitlines():
         if line.startswith(_MARKER):
             report = json.loads(line[len(_MARKER) :])

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from akv_sidecar import load_config
+from akv_sidecar._listeners import check_exposure
 
 from ._dockerfile import Dockerfile
 from ._kustomize import Manifest, load_documents, referenced_files, render
@@ -170,6 +171,24 @@ def test_config_map_holds_a_config_the_sidecar_accepts(
     assert config.listen.host == "127.0.0.1"
     assert config.credential.kind == "workload_identity"
     assert config.auth.tokens[0].token_file == "/var/run/secrets/akv-sidecar/token"
+
+
+@pytest.mark.parametrize("where", [*TEMPLATES, "Deployment/akv-sidecar"])
+def test_each_sidecar_starts_with_its_config_args_and_env(
+    where: str, tmp_path: Path, rendered: list[Manifest]
+) -> None:
+    """The ConfigMap, the container's --host and its env together pass the service's own
+    listener check (a non-loopback host without TLS must be allowed explicitly)."""
+    spec = shared_pod_spec(rendered) if where.startswith("Deployment") else template(where)["spec"]
+    container = sidecar(spec)
+    path = tmp_path / "config.yaml"
+    path.write_text(find(rendered, "ConfigMap", "akv-sidecar-config")["data"]["config.yaml"])
+    listen = load_config(path, environ=env_of(container)).listen
+    args = container["args"]
+    host = args[args.index("--host") + 1] if "--host" in args else listen.host
+    check_exposure(
+        host, tls=listen.tls.enabled, allow_plaintext_remote=listen.allow_plaintext_remote
+    )
 
 
 def test_config_and_token_reach_every_container(rendered: list[Manifest]) -> None:
