@@ -14,13 +14,12 @@ import contextlib
 import fnmatch
 import hashlib
 import hmac
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from ._config import AuthConfig, TokenConfig
 from ._exceptions import ApiError, ConfigError
+from ._loading import read_secret_setting
 
 __all__ = ["Authenticator", "Caller", "read_token"]
 
@@ -39,18 +38,7 @@ class Caller:
 
 def read_token(token: TokenConfig, path: str, source: str) -> str:
     """The caller's token from its file or environment variable; errors name the key."""
-    if token.token_file is not None:
-        where = f"{path}.token_file"
-        try:
-            value = Path(token.token_file).read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise ConfigError(
-                f"Invalid value for '{where}' in {source}: cannot read {token.token_file} "
-                f"({error.strerror})."
-            ) from None
-    else:
-        where = f"{path}.token_env"
-        value = os.environ.get(token.token_env or "", "").strip()
+    value, where = read_secret_setting(token.token_file, token.token_env, f"{path}.token", source)
     if len(value) < MIN_TOKEN_LENGTH:
         raise ConfigError(
             f"Invalid value for '{where}' in {source}: the token must have at least "

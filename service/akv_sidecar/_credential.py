@@ -5,9 +5,6 @@ Every kind comes from ``azure.identity.aio``; the caller closes the credential o
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.identity.aio import (
     AzureCliCredential,
@@ -19,6 +16,7 @@ from azure.identity.aio import (
 
 from ._config import CredentialConfig
 from ._exceptions import ConfigError
+from ._loading import read_secret_setting
 
 __all__ = ["VAULT_SCOPE", "build_credential"]
 
@@ -61,18 +59,9 @@ def _workload_identity(config: CredentialConfig, source: str) -> AsyncTokenCrede
 
 
 def _client_secret(config: CredentialConfig, source: str) -> str:
-    if config.client_secret_file:
-        try:
-            secret = Path(config.client_secret_file).read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise ConfigError(
-                f"Invalid value for 'credential.client_secret_file' in {source}: cannot read "
-                f"{config.client_secret_file} ({error.strerror})."
-            ) from None
-        where = "credential.client_secret_file"
-    else:
-        secret = os.environ.get(config.client_secret_env or "", "").strip()
-        where = "credential.client_secret_env"
+    secret, where = read_secret_setting(
+        config.client_secret_file, config.client_secret_env, "credential.client_secret", source
+    )
     if not secret:
         raise ConfigError(f"Invalid value for '{where}' in {source}: the client secret is empty.")
     return secret

@@ -15,14 +15,13 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ._config import EventsConfig
 from ._exceptions import ConfigError
+from ._loading import read_secret_setting
 from ._metrics import Metrics
 
 __all__ = [
@@ -138,18 +137,9 @@ def _short(event_type: str) -> str:
 
 def read_webhook_secret(events: EventsConfig, source: str) -> str:
     """The webhook secret from events.webhook_secret_file or _env; errors name the key."""
-    if events.webhook_secret_file is not None:
-        key = "events.webhook_secret_file"
-        try:
-            value = Path(events.webhook_secret_file).read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise ConfigError(
-                f"Invalid value for '{key}' in {source}: cannot read"
-                f" {events.webhook_secret_file} ({error.strerror})."
-            ) from None
-    else:
-        key = "events.webhook_secret_env"
-        value = os.environ.get(events.webhook_secret_env or "", "").strip()
+    value, key = read_secret_setting(
+        events.webhook_secret_file, events.webhook_secret_env, "events.webhook_secret", source
+    )
     if len(value) < MIN_WEBHOOK_SECRET:
         raise ConfigError(
             f"Invalid value for '{key}' in {source}: the webhook secret must have at least"

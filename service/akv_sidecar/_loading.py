@@ -13,7 +13,7 @@ import yaml
 from ._config import Config, Invalid, VaultConfig
 from ._exceptions import ConfigError
 
-__all__ = ["ENV_PREFIX", "load_config"]
+__all__ = ["ENV_PREFIX", "load_config", "read_secret_setting"]
 
 ENV_PREFIX = "AKV_SIDECAR_"
 # Settings holding file paths: relative ones are taken relative to the config file's folder.
@@ -55,6 +55,21 @@ def load_config(
         config = _resolve_paths(config, base)
     _check(config, reader)
     return config
+
+
+def read_secret_setting(
+    file: str | None, env: str | None, key: str, source: str
+) -> tuple[str, str]:
+    """The stripped text of ``file`` (else of variable ``env``) and the key it came from:
+    ``<key>_file`` or ``<key>_env``; an unreadable file is a ConfigError naming that key."""
+    if file is None:
+        return os.environ.get(env or "", "").strip(), f"{key}_env"
+    try:
+        return Path(file).read_text(encoding="utf-8").strip(), f"{key}_file"
+    except OSError as error:
+        raise ConfigError(
+            f"Invalid value for '{key}_file' in {source}: cannot read {file} ({error.strerror})."
+        ) from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
