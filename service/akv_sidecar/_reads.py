@@ -43,9 +43,8 @@ class Rendered:
     server's ``send``, never through a wrapper that edits messages (headers are a tuple for that).
     """
 
-    entry: Entry
+    entry: Entry  # frozen: a value turning stale is a new entry, so this covers staleness too
     tenths: int  # the age it was rendered at, in tenths of a second
-    stale: bool
     start: Message = field(repr=False)
     body: Message = field(repr=False)  # holds the secret value
 
@@ -86,14 +85,9 @@ class Reads:
         if hit is None:
             return None
         entry, age, status = hit
-        tenths, stale = int(age * 10), status == "stale"
+        tenths = int(age * 10)
         rendering = self._rendered.get(key)
-        if (
-            rendering is None
-            or rendering.entry is not entry
-            or rendering.tenths != tenths
-            or rendering.stale != stale
-        ):
+        if rendering is None or rendering.entry is not entry or rendering.tenths != tenths:
             rendering = self._render(key, entry, tenths, status)
         # tuple.__new__ skips the NamedTuple constructor's Python frame: a third of its cost here.
         self._record_read(
@@ -124,7 +118,6 @@ class Reads:
         rendering = Rendered(
             entry,
             tenths,
-            status == "stale",
             {"type": "http.response.start", "status": 200, "headers": headers},
             {"type": "http.response.body", "body": body},
         )

@@ -3,6 +3,10 @@
 The board keeps, per (vault, secret), the Key Vault calls made, the reads served, the last error
 and when the next refresh is due. The upstream client, the refresh loop and the drain task feed it
 (never the request path itself); `GET /v1/status` renders it next to the store's entries.
+
+Secrets the refresher tracks are bounded by the cache; names that were fetched once and are not
+tracked (a caller asking for names that do not exist) are not, so beyond `MAX_UNTRACKED` of them
+the board forgets them all at once, keeping the tracked ones.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from ._clock import Clock
 from ._secret import iso_time
 from ._store import Entry, Key
 
-__all__ = ["StatusBoard"]
+__all__ = ["MAX_UNTRACKED", "StatusBoard"]
+
+MAX_UNTRACKED = 1_000
 
 
 @dataclass(slots=True)  # one per secret: no per-instance __dict__
@@ -35,13 +41,22 @@ class StatusBoard:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._states: dict[Key, _SecretState] = {}
+        self._forget_at = MAX_UNTRACKED  # each forgetting moves this on: amortised O(1)
 
     def _state(self, vault: str, name: str) -> _SecretState:
         key = (vault.lower(), name.lower())
         state = self._states.get(key)
         if state is None:
+            if len(self._states) >= self._forget_at:
+                self._forget_untracked()
             state = self._states[key] = _SecretState()
         return state
+
+    def _forget_untracked(self) -> None:
+        self._states = {
+            key: state for key, state in self._states.items() if state.next_refresh_mono is not None
+        }
+        self._forget_at = len(self._states) + MAX_UNTRACKED
 
     def record_call(self, vault: str, name: str, outcome: str, detail: str | None) -> None:
         """One Key Vault call for this secret; `detail` is the safe failure description."""

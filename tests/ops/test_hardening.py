@@ -33,17 +33,25 @@ def test_forwarded_requests_are_refused_by_default(start: StartSidecar) -> None:
 
 
 def test_header_and_body_size_limits(start: StartSidecar) -> None:
-    """Oversized headers get 431 and an oversized body 413, with JSON errors; serving goes on."""
-    limits = {"max_header_bytes": 4096, "max_body_bytes": 1024}
+    """Oversized headers (bytes or count) get 431 and an oversized body 413, with JSON errors,
+    on cache hits too; serving goes on."""
+    limits = {"max_header_bytes": 4096, "max_headers": 8, "max_body_bytes": 1024}
     with (
         start(limits=limits) as sidecar,
         httpx.Client(base_url=sidecar.url, headers=bearer(sidecar.token)) as c,
     ):
+        c.get("/v1/vaults/kv1/secrets/bronze")  # cached and rendered: the fast path's hit
         big_header = c.get("/v1/vaults/kv1/secrets/bronze", headers={"X-Padding": "p" * 5000})
+        many = {f"X-Extra-{index}": "x" for index in range(8)}
+        many_headers = c.get("/v1/vaults/kv1/secrets/bronze", headers=many)
         body = {"secrets": [{"vault": "kv1", "name": "bronze"}] * 40}
         big_body = c.post("/v1/secrets:batch", json=body)
         fine = c.get("/v1/vaults/kv1/secrets/bronze")
     assert (big_header.status_code, big_header.json()["error"]["code"]) == (431, "HeadersTooLarge")
+    assert (many_headers.status_code, many_headers.json()["error"]["code"]) == (
+        431,
+        "HeadersTooLarge",
+    )
     assert (big_body.status_code, big_body.json()["error"]["code"]) == (413, "PayloadTooLarge")
     assert fine.status_code == 200
 
@@ -94,18 +102,26 @@ def _wait_until(condition: Callable[[], bool]) -> None:
 
 
 def test_connection_limit_answers_429_and_closes(start: StartSidecar) -> None:
-    """With max_connections 2, a request on a third open connection gets 429 and is closed."""
+    """With max_connections 2, a request on a third open connection, a cache hit or not, gets
+    429 and is closed."""
     with start(limits={"max_connections": 2}) as sidecar:
+        hit = "/v1/vaults/kv1/secrets/bronze"
+        assert httpx.get(f"{sidecar.url}{hit}", headers=bearer(sidecar.token)).status_code == 200
         held = [socket.create_connection(("127.0.0.1", sidecar.port)) for _ in range(2)]
         try:
-            with socket.create_connection(("127.0.0.1", sidecar.port)) as third:
-                third.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                third.settimeout(5)
-                answer = b""
-                while chunk := third.recv(4096):
-                    answer += chunk
-            assert answer.startswith(b"HTTP/1.1 429")
-            assert b"TooManyRequests" in answer
+            authorization = f"Authorization: Bearer {sidecar.token}\r\n"
+            for request in (
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                f"GET {hit} HTTP/1.1\r\nHost: x\r\n{authorization}\r\n".encode(),
+            ):
+                with socket.create_connection(("127.0.0.1", sidecar.port)) as third:
+                    third.sendall(request)
+                    third.settimeout(5)
+                    answer = b""
+                    while chunk := third.recv(4096):
+                        answer += chunk
+                assert answer.startswith(b"HTTP/1.1 429")
+                assert b"TooManyRequests" in answer
         finally:
             for sock in held:
                 sock.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from akv_sidecar._audit import ReadRecord
 from akv_sidecar._clock import FakeClock
 from akv_sidecar._secret import SecretData
-from akv_sidecar._status import StatusBoard
+from akv_sidecar._status import MAX_UNTRACKED, StatusBoard
 from akv_sidecar._store import make_entry
 
 
@@ -55,3 +55,17 @@ def test_status_lists_versions_errors_calls_reads_and_next_refresh() -> None:
             },
         ],
     }
+
+
+def test_names_never_tracked_are_bounded_and_tracked_ones_kept() -> None:
+    """A flood of one-off names (e.g. missing ones) cannot grow the board past its bound."""
+    clock = FakeClock()
+    board = StatusBoard(clock)
+    board.record_call("kv1", "bronze", "ok", None)
+    board.record_next_refresh("kv1", "bronze", 300.0)
+    for index in range(3 * MAX_UNTRACKED):
+        board.record_call("kv1", f"missing-{index}", "not_found", "not found in Key Vault")
+    names = [row["name"] for row in board.render([], ready=True)["secrets"]]
+    assert len(names) <= MAX_UNTRACKED + 1
+    assert "bronze" in names
+    assert f"missing-{3 * MAX_UNTRACKED - 1}" in names  # the newest are the ones shown

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from akv_sidecar.testing import FakeClock, run_sidecar
 
@@ -97,6 +98,9 @@ def test_outage_serves_stale_until_max_stale_then_503_then_recovers(
             assert response.headers["x-cache"] == "stale"
             assert response.json()["stale"] is True
             assert response.json()["value"] == value
+            age = clock.monotonic()  # fetched at 0 on this clock
+            assert response.headers["age"] == str(int(age))
+            assert response.json()["age_seconds"] == pytest.approx(age, abs=0.1)
             clock.advance(min(2.5, 60.0 - clock.monotonic()))
             wait_for(lambda: clock.sleeping >= 1, what="the refresh task to sleep")
         assert http.get("/v1/vaults/kv1/secrets/bronze").status_code == 200  # age exactly 60 s

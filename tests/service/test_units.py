@@ -246,6 +246,6 @@ def test_a_cached_rendering_never_shows_the_value_in_its_repr() -> None:
     secret = SecretData("Bronze", "s3cr3t-value", "ab" * 16)
     entry = make_entry("kv1", secret, fetched_at=0.0, fetched_mono=0.0)
     body = {"type": "http.response.body", "body": entry.render(0.0, stale=False)}
-    rendering = Rendered(entry, 0, False, {"type": "http.response.start"}, body)
+    rendering = Rendered(entry, 0, {"type": "http.response.start"}, body)
     assert b"s3cr3t-value" in rendering.body["body"]
     assert "s3cr3t-value" not in repr(rendering)
