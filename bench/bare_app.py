@@ -58,7 +58,8 @@ def make_app(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> AS
 def main(argv: list[str] | None = None) -> None:
     """Serve the captured response with exactly the sidecar's uvicorn settings."""
     from akv_sidecar import Config
-    from akv_sidecar._server import Server, listen_socket, uvicorn_config
+    from akv_sidecar._listeners import tcp_socket
+    from akv_sidecar._server import Server, uvicorn_config
 
     parser = argparse.ArgumentParser(prog="python -m bench.bare_app")
     parser.add_argument("--port", type=int, required=True)
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = Config()
     app = make_app(*load_response(args.response))
-    sock = listen_socket("127.0.0.1", args.port, config.listen.backlog)
+    sock = tcp_socket("127.0.0.1", args.port, config.listen.backlog)  # as the sidecar listens
     Server(uvicorn_config(app, config)).run(sockets=[sock])
 
 

@@ -234,17 +234,15 @@ class SecretCache:
         self.ready = True
 
     async def _configured_names(self, vault: VaultConfig) -> list[str]:
-        names = [name for name in vault.secrets if name != "*"]
-        if "*" in vault.secrets:
-            listed = await self._upstream.list_enabled(vault.name)
-            if isinstance(listed, Failed):
-                log.warning("listing vault %s failed: %s", vault.name, listed.detail)
-                failure = _trouble(vault.name, "*", self._clock.time(), listed.detail)
-                self._listing_failures.append(failure)
-            else:
-                known = {name.lower() for name in names}
-                names += [name for name in listed if name.lower() not in known]
-        return names
+        if not vault.lists_all:
+            return vault.names_with()
+        listed = await self._upstream.list_enabled(vault.name)
+        if isinstance(listed, Failed):
+            log.warning("listing vault %s failed: %s", vault.name, listed.detail)
+            failure = _trouble(vault.name, "*", self._clock.time(), listed.detail)
+            self._listing_failures.append(failure)
+            return vault.names_with()
+        return vault.names_with(listed)
 
     async def _prefetch_one(self, vault: VaultConfig, name: str) -> bool:
         started = time.perf_counter()

@@ -51,15 +51,15 @@ async def _rows(config: Config) -> list[Row]:
 
 
 async def _vault_rows(upstream: Upstream, vault: VaultConfig) -> list[Row]:
-    names = [name for name in vault.secrets if name != "*"]
+    names = vault.names_with()
     rows: list[Row] = []
-    if "*" in vault.secrets:
+    if vault.lists_all:
         started = time.perf_counter()
         listed = await upstream.list_enabled(vault.name)
         if isinstance(listed, Failed):
             rows.append((vault.name, "* (list)", "-", _ms(started), _result(listed)))
         else:
-            names += [name for name in listed if name not in names]
+            names = vault.names_with(listed)
 
     async def fetch(name: str) -> Row:
         started = time.perf_counter()

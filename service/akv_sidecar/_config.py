@@ -7,7 +7,7 @@ and environment variables into a ``Config`` with errors that name the key and wh
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,6 +228,17 @@ class VaultConfig:
     def vault_url(self) -> str:
         return (self.url or f"https://{self.name}.vault.azure.net").rstrip("/")
 
+    @property
+    def lists_all(self) -> bool:
+        """Whether ``secrets`` holds "*": every enabled secret the vault lists."""
+        return "*" in self.secrets
+
+    def names_with(self, listed: Iterable[str] = ()) -> list[str]:
+        """The named secrets, then each listed one not among them (names ignore case)."""
+        named = [name for name in self.secrets if name != "*"]
+        known = {name.lower() for name in named}
+        return named + [name for name in listed if name.lower() not in known]
+
 
 @dataclass(frozen=True)
 class CredentialConfig:
@@ -307,8 +318,3 @@ class Config:
     log_level: str = setting("info", text(choices=LOG_LEVELS))
     log_format: str = setting("json", text(choices=LOG_FORMATS))
     source: str = field(default="<dict>", metadata={"internal": True})
-
-    def vault(self, name: str) -> VaultConfig | None:
-        """The configured vault called ``name`` (case-insensitive), if any."""
-        lowered = name.lower()
-        return next((vault for vault in self.vaults if vault.name.lower() == lowered), None)

@@ -29,7 +29,6 @@ from ._audit import ReadRecord
 _CACHE_RESULT = itemgetter(ReadRecord._fields.index("cache"))
 
 __all__ = [
-    "KEYVAULT_OUTCOMES",
     "METRICS_CONTENT_TYPE",
     "READ_ROUTE",
     "Metrics",
@@ -38,7 +37,6 @@ __all__ = [
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 READ_ROUTE = "/v1/vaults/{vault}/secrets/{name}"
-KEYVAULT_OUTCOMES = ("ok", "not_found", "forbidden", "throttled", "error", "timeout")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # (vault, secret, epoch seconds of the last successful fetch)

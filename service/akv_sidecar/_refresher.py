@@ -66,7 +66,7 @@ class Refresher:
         self._vaults = {vault.name.lower(): vault for vault in config.vaults}
         # Per vault: the configured names (lower-cased), or None for "*" (every secret).
         self._listed: dict[str, frozenset[str] | None] = {
-            key: None if "*" in vault.secrets else frozenset(s.lower() for s in vault.secrets)
+            key: None if vault.lists_all else frozenset(s.lower() for s in vault.secrets)
             for key, vault in self._vaults.items()
         }
 

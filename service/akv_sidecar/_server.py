@@ -33,11 +33,10 @@ from ._listeners import check_exposure, tcp_socket, unix_socket
 from ._service import Sidecar
 from ._tls import ReloadableTLS
 
-__all__ = ["Served", "Server", "build_server", "listen_socket", "uvicorn_config"]
+__all__ = ["Served", "Server", "build_server", "uvicorn_config"]
 
 logger = logging.getLogger("akv_sidecar")
 _METRICS_BACKLOG = 64
-listen_socket = tcp_socket  # the benchmark's bare app listens the same way
 
 
 def uvicorn_config(

@@ -98,6 +98,3 @@ class Store:
     def entries(self) -> list[Entry]:
         """The latest entry of every secret (a snapshot, for status and metrics)."""
         return list(self._latest.values())
-
-    def __len__(self) -> int:
-        return len(self._latest)

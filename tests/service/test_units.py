@@ -13,7 +13,7 @@ import pytest
 
 from akv_sidecar import ApiError, ConfigError
 from akv_sidecar._auth import Authenticator, Caller
-from akv_sidecar._config import AuthConfig, TokenConfig
+from akv_sidecar._config import AuthConfig, TokenConfig, VaultConfig
 from akv_sidecar._policy import (
     Backoff,
     NegativeCache,
@@ -249,3 +249,12 @@ def test_a_cached_rendering_never_shows_the_value_in_its_repr() -> None:
     rendering = Rendered(entry, 0, {"type": "http.response.start"}, body)
     assert b"s3cr3t-value" in rendering.body["body"]
     assert "s3cr3t-value" not in repr(rendering)
+
+
+def test_listed_names_join_the_configured_ones_ignoring_case() -> None:
+    """check and serve fetch the same names: listed ones join unless a configured one matches."""
+    vault = VaultConfig("kv1", secrets=("Bronze", "*"))
+    assert vault.lists_all
+    assert vault.names_with() == ["Bronze"]
+    assert vault.names_with(["bronze", "silver", "SILVER-2"]) == ["Bronze", "silver", "SILVER-2"]
+    assert not VaultConfig("kv1", secrets=("bronze",)).lists_all
