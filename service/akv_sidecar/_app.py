@@ -17,7 +17,6 @@ from ._fastpath import FastPath
 from ._limits import RequestGuard, RouteNames
 from ._metrics import METRICS_CONTENT_TYPE
 from ._opsroutes import build_ops_router
-from ._reads import error_body
 from ._routes import build_router
 from ._service import Sidecar
 
@@ -72,7 +71,7 @@ def _paths(routes: list[BaseRoute]) -> list[str]:
 def create_metrics_app(sidecar: Sidecar) -> ASGIApp:
     """The app of the separate metrics listener (metrics.port): GET /metrics and nothing else."""
     not_found = json.dumps(
-        {"error": {"code": "NotFound", "message": "This port serves GET /metrics only."}}
+        ApiError(404, "NotFound", "This port serves GET /metrics only.").body()
     ).encode()
 
     async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,7 +90,7 @@ def create_metrics_app(sidecar: Sidecar) -> ASGIApp:
 
 def _json_error(error: ApiError) -> Response:
     return Response(
-        json.dumps(error_body(error)),
+        json.dumps(error.body()),
         status_code=error.status,
         media_type="application/json",
         headers=error.headers,

@@ -39,3 +39,7 @@ class ApiError(SidecarError):
 
     def __repr__(self) -> str:
         return f"ApiError({self.status}, {self.code!r}, {self.message!r})"
+
+    def body(self) -> dict[str, dict[str, str]]:
+        """The JSON error document every route and listener answers with."""
+        return {"error": {"code": self.code, "message": self.message}}

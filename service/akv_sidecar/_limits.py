@@ -55,7 +55,7 @@ class RouteNames:
 
 
 def _error_response(error: ApiError) -> tuple[Message, Message]:
-    body = json.dumps({"error": {"code": error.code, "message": error.message}}).encode()
+    body = json.dumps(error.body()).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

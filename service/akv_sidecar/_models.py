@@ -6,9 +6,11 @@ serialise them.
 
 from __future__ import annotations
 
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "BEARER_SCHEME",
     "BatchError",
     "BatchRequest",
     "BatchRequestItem",
@@ -20,6 +22,11 @@ __all__ = [
     "Readiness",
     "SecretResponse",
 ]
+
+# Documents the bearer scheme in OpenAPI; the routes decide 401/403 from the raw header themselves.
+BEARER_SCHEME = HTTPBearer(
+    auto_error=False, description="A caller token from the sidecar's auth.tokens"
+)
 
 
 class SecretResponse(BaseModel):

@@ -6,21 +6,20 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from ._events import EventGridReceiver, EventPayloadError
 from ._exceptions import ApiError
 from ._metrics import METRICS_CONTENT_TYPE, MetricsExporter
-from ._models import ErrorResponse
+from ._models import BEARER_SCHEME, ErrorResponse
 from ._status import StatusBoard
 from ._store import Entry
 
 __all__ = ["EVENTS_PATH", "build_ops_router"]
 
 EVENTS_PATH = "/v1/events/eventgrid"
-_bearer = HTTPBearer(auto_error=False, description="A caller token from the sidecar's auth.tokens")
-_BEARER = Security(_bearer)  # documents the bearer scheme; require_caller decides
+_BEARER = Security(BEARER_SCHEME)  # documents the bearer scheme; require_caller decides
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 403, 413, 429)
 }

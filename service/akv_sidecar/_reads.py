@@ -26,7 +26,7 @@ from ._exceptions import ApiError
 from ._records import ReadRecord, Records
 from ._store import Entry, Key
 
-__all__ = ["BatchItem", "Reads", "Rendered", "cache_headers", "error_body"]
+__all__ = ["BatchItem", "Reads", "Rendered", "cache_headers"]
 
 BatchItem = tuple[str, str, str | None]  # vault, name, version
 _CACHE_STATUS = {status: status.encode() for status in ("hit", "miss", "stale")}
@@ -52,10 +52,6 @@ class Rendered:
 def cache_headers(age: float, status: str) -> list[tuple[bytes, bytes]]:
     """The headers that describe where a served value came from."""
     return [(b"x-cache", _CACHE_STATUS[status]), (b"age", str(int(age)).encode())]
-
-
-def error_body(error: ApiError) -> dict[str, dict[str, str]]:
-    return {"error": {"code": error.code, "message": error.message}}
 
 
 class Reads:
@@ -148,7 +144,7 @@ class Reads:
             try:
                 body, _ = await self.read(caller, vault, name, version, client)
             except ApiError as error:
-                return json.dumps({"vault": vault, "name": name, **error_body(error)}).encode()
+                return json.dumps({"vault": vault, "name": name, **error.body()}).encode()
             return body
 
         parts = await asyncio.gather(*(one(*item) for item in items))

@@ -4,12 +4,13 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 
 from ._auth import Caller
 from ._cache import Hit, SecretCache
 from ._exceptions import ApiError
 from ._models import (
+    BEARER_SCHEME,
     BatchRequest,
     BatchResponse,
     ErrorResponse,
@@ -21,7 +22,6 @@ from ._reads import Reads, cache_headers
 
 __all__ = ["build_router"]
 
-_bearer = HTTPBearer(auto_error=False, description="A caller token from the sidecar's auth.tokens")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse}
     for status in (400, 401, 403, 404, 413, 422, 429, 502, 503, 504)
@@ -43,7 +43,8 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
     router = APIRouter()
 
     def authenticated(
-        request: Request, _token: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+        request: Request,
+        _token: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_SCHEME)],
     ) -> Caller:
         # The raw header, not HTTPBearer's parse, decides 401 (absent, malformed) vs 403 (unknown).
         return reads.caller(request.headers.get("authorization"))
