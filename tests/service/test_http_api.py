@@ -225,7 +225,17 @@ def test_shutdown_finishes_in_flight_reads_then_cancels_and_closes(
     """Stopping lets an in-flight read finish, then cancels every task and closes the clients."""
     value = kv.seed("slow")["slow"]
     results: list[httpx.Response] = []
+    tasks_left_at_close: list[int] = []
     with run_sidecar(make_config()) as sidecar:
+        service = sidecar.sidecar
+        assert service is not None
+        close_upstream = service.upstream.close
+
+        async def close_counting_tasks() -> None:
+            tasks_left_at_close.append(len(service.tasks))
+            await close_upstream()
+
+        service.upstream.close = close_counting_tasks  # type: ignore[method-assign]
         kv.emulator.inject(vault="kv1", latency=1.0)
         headers = {"Authorization": f"Bearer {sidecar.token}"}
         reader = threading.Thread(
@@ -239,7 +249,8 @@ def test_shutdown_finishes_in_flight_reads_then_cancels_and_closes(
     assert results
     assert results[0].status_code == 200
     assert results[0].json()["value"] == value
-    assert len(sidecar.sidecar.tasks) == 0
+    assert tasks_left_at_close == [0]  # every task cancelled before the clients close
+    assert len(service.tasks) == 0
 
 
 def test_openapi_documents_the_routes(
