@@ -74,7 +74,7 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # uvicorn.access stays as uvicorn leaves it: off (access_log=False); reads are audited instead.
+    # uvicorn.access stays off (see uvicorn_config): reads are audited instead.
     for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()

@@ -12,14 +12,13 @@ import pytest
 
 from akv_sidecar.testing import RunningSidecar
 
-from .conftest import ROTATED, StartSidecar, bearer
+from .conftest import HOOK_SECRET, ROTATED, StartSidecar, bearer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from akv_emulator import Emulator
 
-HOOK_SECRET = "hook-secret-0b5a9e1f"
 NEW = "Microsoft.KeyVault.SecretNewVersionCreated"
 EVENTS = "/v1/events/eventgrid"
 

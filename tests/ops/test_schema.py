@@ -20,10 +20,9 @@ from schemathesis.specs.openapi.checks import (
 
 from akv_sidecar.testing import RunningSidecar, emulator_config, run_sidecar
 
-from .conftest import SEEDED
+from .conftest import HOOK_SECRET, SEEDED
 
 EXAMPLES_PER_OPERATION = 50
-HOOK_SECRET = "hook-secret-0b5a9e1f"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -19,7 +19,7 @@ from akv_sidecar.testing import emulator_config
 
 from .._leaks import assert_not_leaked, logged_text, watch_logs
 
-SEEDED: set[str] = set()  # every value seeded in this session
+SEEDED: set[str] = set()  # every value seeded (and caller token made) in this session
 
 
 class Vault:
@@ -53,10 +53,13 @@ def kv(emulator: Emulator, identity_env: dict[str, str]) -> Vault:
 
 @pytest.fixture
 def make_config(emulator: Emulator, tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """emulator_config for kv1 with the given secrets and section overrides."""
+    """emulator_config for kv1 with the given secrets and section overrides; its caller token
+    joins the log scan."""
 
     def make(*names: str, **sections: Any) -> dict[str, Any]:
-        return emulator_config(emulator, tmp_path, {"kv1": list(names)}, **sections)
+        config = emulator_config(emulator, tmp_path, {"kv1": list(names)}, **sections)
+        SEEDED.add((tmp_path / "token").read_text(encoding="utf-8"))
+        return config
 
     return make
 
