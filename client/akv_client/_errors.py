@@ -1,5 +1,8 @@
-"""The one place where foreign errors become `SidecarError`s: network exceptions from httpcore and
-the sidecar's JSON error bodies (`{"error": {"code", "message"}}`), whole responses or batch items.
+"""Where the sidecar's errors become `SidecarError`s: network exceptions from httpcore and the
+sidecar's JSON error bodies (`{"error": {"code", "message"}}`), whole responses or batch items.
+
+Azure SDK errors, met only by the optional direct fallback, are translated in `_fallback`, which
+alone imports the SDK (the base install has httpx only).
 """
 
 from __future__ import annotations
@@ -44,7 +47,6 @@ _STATUS_BY_CODE: Mapping[str, int] = {
     "VaultNotConfigured": 404,
     "SecretNotFound": 404,
     "SecretDisabled": 404,
-    "RateLimited": 429,
     "TooManyRequests": 429,
     "UpstreamError": 502,
     "NotReady": 503,

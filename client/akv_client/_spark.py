@@ -74,7 +74,7 @@ class SparkEngine:
     def history(self, connection: str | Connection, path: str, limit: int | None = None) -> Any:
         """The Delta table's commit history, newest first."""
         table = self._delta_table(connection, path)
-        return table.history(limit) if limit else table.history()
+        return table.history(limit)
 
     def vacuum(
         self, connection: str | Connection, path: str, retention_hours: float = 168.0

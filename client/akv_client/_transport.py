@@ -16,7 +16,9 @@ import httpx
 
 from ._deadline import active_deadline
 
-__all__ = ["DeadlineExceeded", "DeadlineTransport"]
+__all__ = ["DeadlineTransport"]
+
+_MAX_CONNECTIONS = 32  # per client: a driver's threads share one pool
 
 
 class DeadlineExceeded(httpcore.TimeoutException):
@@ -105,10 +107,10 @@ class _ResponseStream(httpx.SyncByteStream):
 class DeadlineTransport(httpx.BaseTransport):
     """A pooled HTTP/1.1 transport; httpcore errors pass through for the client to translate."""
 
-    def __init__(self, *, uds: str | None = None, max_connections: int = 32) -> None:
+    def __init__(self, *, uds: str | None = None) -> None:
         self._pool = httpcore.ConnectionPool(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
+            max_connections=_MAX_CONNECTIONS,
+            max_keepalive_connections=_MAX_CONNECTIONS,
             keepalive_expiry=30.0,
             uds=uds,
             network_backend=_DeadlineBackend(),

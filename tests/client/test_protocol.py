@@ -4,7 +4,6 @@ and Unix-socket cases the real sidecar cannot be made to produce on demand (see 
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from akv_client import (
     UpstreamError,
 )
 from tests.client.scripted_server import Reply, ScriptedServer
+
+from .._ports import free_port
 
 SECRET = {"vault": "kv1", "name": "bronze", "value": "v-123", "version": "abcd", "stale": False}
 NOT_READY = Reply(503, {"error": {"code": "NotReady", "message": "prefetch running"}})
@@ -52,11 +53,8 @@ def test_no_retry_on_404_and_retries_are_bounded() -> None:
 
 def test_unreachable_sidecar_is_unavailable() -> None:
     """Nothing listening: SidecarUnavailable naming the secret and what to check."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     with (
-        SidecarClient(f"http://127.0.0.1:{port}", "t", retries=1) as client,
+        SidecarClient(f"http://127.0.0.1:{free_port()}", "t", retries=1) as client,
         pytest.raises(SidecarUnavailable) as info,
     ):
         client.get_secret("kv1", "bronze")

@@ -98,7 +98,7 @@ def test_delta_write_read_history_restore_vacuum(spark: Any, tmp_path: Path) -> 
     """Write two versions, read, list history, restore version 0, vacuum the unused files."""
     engine = SparkEngine({"local": LocalConnection(tmp_path)}, spark)
     engine.write(spark.range(5), "local", "events")
-    engine.write(spark.range(3).withColumnRenamed("id", "id"), "local", "events", mode="overwrite")
+    engine.write(spark.range(3), "local", "events", mode="overwrite")
     assert engine.read("local", "events").count() == 3
     history = engine.history("local", "events").collect()
     assert [row["version"] for row in history] == [1, 0]

@@ -59,7 +59,7 @@ def test_fetch_result_repr_masks_the_value() -> None:
         (403, "Forbidden", akv_client.Forbidden),
         (404, "SecretNotFound", akv_client.SecretNotFound),
         (404, "VaultNotConfigured", akv_client.SecretNotFound),
-        (429, "RateLimited", akv_client.RateLimited),
+        (429, "TooManyRequests", akv_client.RateLimited),
         (502, "UpstreamError", akv_client.UpstreamError),
         (503, "NotReady", akv_client.SidecarUnavailable),
         (504, "UpstreamTimeout", akv_client.SidecarTimeout),
