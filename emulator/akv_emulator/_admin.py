@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ._exceptions import EmulatorError, FaultError, KeyVaultError, UnknownVaultError, bad_parameter
+from ._exceptions import EmulatorError, KeyVaultError, UnknownVaultError, bad_parameter
 from ._faults import Fault
 from ._seed import load_seed
 from ._vault_api import error_response, json_body
@@ -92,7 +92,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return error_response(error)
     except UnknownVaultError as error:
         return _error(404, "VaultNotFound", str(error))
-    except (FaultError, EmulatorError) as error:
+    except EmulatorError as error:  # FaultError and the rest: the request asked for the wrong thing
         return _error(400, "BadParameter", str(error))
     except web.HTTPException as error:
         return _error(error.status, error.reason.replace(" ", ""), error.reason)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ._config import DEFAULTS, EmulatorConfig
 from ._core import Core
-from ._exceptions import EmulatorError
+from ._exceptions import EmulatorError, UnknownVaultError
 from ._faults import Fault, Outage
 from ._seed import SeedSecret, SeedSource
 
@@ -153,7 +153,7 @@ class Emulator:
         urls: dict[str, str] = self.info["vaults"]
         name = vault or self.config.vaults[0]
         if name not in urls:
-            raise EmulatorError(f"unknown vault {name!r}; serving {list(urls)}")
+            raise UnknownVaultError(name)
         return urls[name]
 
     @property

@@ -137,8 +137,7 @@ class VaultStore:
 
     def get(self, name: str, version: str | None = None) -> SecretVersion:
         """The latest or the given version; 403 if that version is disabled."""
-        secret = self._secret(name)
-        found = secret.version(version) if version else secret.latest
+        found = self.peek(name, version)
         if not found.enabled:
             raise KeyVaultError(
                 403,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from akv_emulator import Emulator
+from akv_emulator import Emulator, EmulatorError
 
 from .conftest import AsyncClientFactory
 
@@ -54,5 +54,5 @@ async def test_async_with_starts_and_stops() -> None:
     async with Emulator(vaults=("a",)) as emu:
         url = emu.vault_url("a")
         assert url.startswith("https://127.0.0.1:")
-    with pytest.raises(Exception, match="not running"):
+    with pytest.raises(EmulatorError, match="not running"):
         emu.vault_url("a")
