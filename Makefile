@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test lint typecheck fmt bench clean install
+.PHONY: help run test lint fmt bench clean install
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,9 +51,6 @@ test: $(STAMP) $(AZURITE_STAMP) $(SPARK_JARS_STAMP)  ## install what the tests n
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-
-typecheck: $(STAMP)
 	$(BIN)/mypy
 
 fmt: $(STAMP)  ## format the code

@@ -142,6 +142,7 @@ def test_token_rotation_by_replacing_the_file(start: StartSidecar, tmp_path: Pat
         assert httpx.get(url, headers=bearer(new)).status_code == 200
         refused = httpx.get(url, headers=bearer(old))
         assert refused.status_code == 403
-        auth = sidecar.sidecar.auth if sidecar.sidecar else None
+        assert sidecar.sidecar is not None
+        auth = sidecar.sidecar.auth
         assert new not in repr(vars(auth))
         assert old not in repr(vars(auth))

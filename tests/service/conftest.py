@@ -12,14 +12,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from akv_emulator import Emulator
-from akv_sidecar.testing import emulator_config
+from akv_sidecar.testing import RunningSidecar, emulator_config
 
 from .._leaks import assert_not_leaked, logged_text, watch_logs
 
 SEEDED: set[str] = set()  # every value seeded (and caller token made) in this session
+
+
+def max_rand() -> float:
+    """The upper end of every jitter draw: refresh times become exact on a FakeClock."""
+    return 1.0
+
+
+def client(sidecar: RunningSidecar) -> httpx.Client:
+    """An HTTP client for the sidecar, with its caller token."""
+    return httpx.Client(
+        base_url=sidecar.url, headers={"Authorization": f"Bearer {sidecar.token}"}, timeout=10
+    )
 
 
 class Vault:

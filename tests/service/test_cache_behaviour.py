@@ -17,15 +17,7 @@ import pytest
 
 from akv_sidecar.testing import FakeClock, run_sidecar
 
-from .conftest import Vault, wait_for
-
-MaxRand = lambda: 1.0  # noqa: E731 - the upper end of every jitter draw
-
-
-def client(sidecar: Any) -> httpx.Client:
-    return httpx.Client(
-        base_url=sidecar.url, headers={"Authorization": f"Bearer {sidecar.token}"}, timeout=10
-    )
+from .conftest import Vault, client, max_rand, wait_for
 
 
 def test_prefetch_of_50_secrets_is_parallel_and_fetches_each_once(
@@ -53,7 +45,7 @@ def test_reads_cost_no_key_vault_calls_and_rotation_lands_within_one_interval(
     first = kv.seed("bronze", "silver")
     clock = FakeClock()
     config = make_config("bronze", "silver", cache={"refresh_interval": "60s"})
-    with run_sidecar(config, clock=clock, rand=MaxRand) as sidecar, client(sidecar) as http:
+    with run_sidecar(config, clock=clock, rand=max_rand) as sidecar, client(sidecar) as http:
         calls = kv.gets()
         for i in range(1000):
             response = http.get(f"/v1/vaults/kv1/secrets/{('bronze', 'silver')[i % 2]}")
@@ -88,7 +80,7 @@ def test_outage_serves_stale_until_max_stale_then_503_then_recovers(
             "backoff_max": "5s",
         },
     )
-    with run_sidecar(config, clock=clock, rand=MaxRand) as sidecar, client(sidecar) as http:
+    with run_sidecar(config, clock=clock, rand=max_rand) as sidecar, client(sidecar) as http:
         kv.emulator.inject(vault="kv1", outage="503")
         clock.advance(9.0)  # the first refresh (0.9 x 10 s) fails
         wait_for(lambda: kv.gets("bronze", status=503) == 1, what="the failed refresh")
@@ -127,7 +119,7 @@ def test_retry_after_closes_the_vault_for_every_call(
     kv.seed("bronze", "silver")
     clock = FakeClock()
     config = make_config("bronze", cache={"refresh_interval": "10s"})
-    with run_sidecar(config, clock=clock, rand=MaxRand) as sidecar, client(sidecar) as http:
+    with run_sidecar(config, clock=clock, rand=max_rand) as sidecar, client(sidecar) as http:
         kv.emulator.inject(vault="kv1", throttle=(0, 3600), retry_after=2)
         clock.advance(9.0)
         wait_for(lambda: kv.gets(status=429) == 1, what="the throttled refresh")
@@ -151,7 +143,7 @@ def test_429_without_retry_after_backs_off_exponentially(
     kv.seed("bronze")
     clock = FakeClock()
     config = make_config("bronze", cache={"refresh_interval": "10s", "backoff_max": "60s"})
-    with run_sidecar(config, clock=clock, rand=MaxRand):
+    with run_sidecar(config, clock=clock, rand=max_rand):
         kv.emulator.inject(vault="kv1", throttle=(0, 3600))
         call_times: list[float] = []
         seen = 0

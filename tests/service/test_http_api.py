@@ -11,7 +11,7 @@ import pytest
 
 from akv_sidecar.testing import FakeClock, run_sidecar
 
-from .conftest import Vault, wait_for
+from .conftest import Vault, max_rand, wait_for
 
 SECRET_FIELDS = {
     "vault", "name", "value", "version", "content_type", "tags", "enabled", "not_before",
@@ -88,7 +88,7 @@ def test_refresh_fetches_now_at_most_once_per_10_s(
     """POST .../refresh returns the newest version at once, then 429 until 10 s have passed."""
     kv.seed("bronze")
     clock = FakeClock()
-    with run_sidecar(make_config("bronze"), clock=clock, rand=lambda: 1.0) as sidecar:
+    with run_sidecar(make_config("bronze"), clock=clock, rand=max_rand) as sidecar:
         url = f"{sidecar.url}/v1/vaults/kv1/secrets/bronze/refresh"
         headers = {"Authorization": f"Bearer {sidecar.token}"}
         rotated = kv.rotate("bronze")

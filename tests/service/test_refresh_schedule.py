@@ -19,9 +19,8 @@ from akv_sidecar._policy import Backoff, VaultGate
 from akv_sidecar._upstream import Failed, Failure, Upstream
 from akv_sidecar.testing import FakeClock, run_sidecar
 
-from .conftest import Vault, wait_for
+from .conftest import Vault, client, max_rand, wait_for
 
-MaxRand = lambda: 1.0  # noqa: E731 - the upper end of every jitter draw
 START = FakeClock().time()  # the wall time every FakeClock starts at
 
 
@@ -72,10 +71,8 @@ def test_on_demand_secret_joins_the_schedule_and_a_sooner_retry_wakes_it(
     clock = FakeClock()
     config = make_config("bronze", cache={"refresh_interval": "60s"})
     with (
-        run_sidecar(config, clock=clock, rand=MaxRand) as sidecar,
-        httpx.Client(
-            base_url=sidecar.url, headers={"Authorization": f"Bearer {sidecar.token}"}
-        ) as http,
+        run_sidecar(config, clock=clock, rand=max_rand) as sidecar,
+        client(sidecar) as http,
     ):
         clock.advance(20.0)
         assert http.get("/v1/vaults/kv1/secrets/gold").headers["x-cache"] == "miss"
@@ -107,7 +104,7 @@ def test_readyz_names_stale_then_unservable_secrets_and_clears_on_recovery(
         "silver",
         cache={"refresh_interval": "10s", "max_stale": "60s", "backoff_max": "5s"},
     )
-    with run_sidecar(config, clock=clock, rand=MaxRand) as sidecar:
+    with run_sidecar(config, clock=clock, rand=max_rand) as sidecar:
         readyz = f"{sidecar.url}/readyz"
         assert httpx.get(readyz).json() == {"status": "ready", "stale": [], "failed": []}
         kv.emulator.inject(vault="kv1", secret="bronze", outage="503")
