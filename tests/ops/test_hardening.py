@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
+from .._waiting import wait_for
 from .conftest import SEEDED, StartSidecar, bearer
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ def test_concurrency_limit_answers_429(start: StartSidecar, kv: Emulator) -> Non
             thread.start()
         try:
             guard = sidecar.server.config.app.app  # the fast path's inner app
-            _wait_until(lambda: guard.in_flight == 2)
+            wait_for(lambda: guard.in_flight == 2, timeout=8, what="two reads in flight")
             # An invalid name would be answered at once (400): it is refused before that.
             refused = httpx.get(f"{url}/not_a_valid_name", headers=bearer(sidecar.token))
             hit = httpx.get(f"{url}/bronze", headers=bearer(sidecar.token))
@@ -91,14 +90,6 @@ def test_concurrency_limit_answers_429(start: StartSidecar, kv: Emulator) -> Non
     assert hit.status_code == 200
     assert [probe.status_code for probe in probes] == [200, 200, 200]  # none waits on the vault
     assert len(results) == 2
-
-
-def _wait_until(condition: Callable[[], bool]) -> None:
-    """Poll a condition for up to 8 s."""
-    deadline = time.monotonic() + 8
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_connection_limit_answers_429_and_closes(start: StartSidecar) -> None:

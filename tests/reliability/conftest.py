@@ -8,17 +8,20 @@ bounded poll.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from akv_emulator import Emulator
 from akv_sidecar.testing import RunningSidecar, emulator_config, run_sidecar
+
+from .._waiting import wait_for
+
+T = TypeVar("T")
 
 VAULT = "kv1"
 SECRETS = ("alpha", "beta")
@@ -31,16 +34,9 @@ FAST_CACHE = {
 FAST_UPSTREAM = {"timeout": "1s"}
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
-    """Poll ``check`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s: {check.__doc__ or check}")
-        time.sleep(interval)
+def wait_until(check: Callable[[], T], timeout: float = 15.0) -> T:
+    """Poll ``check`` with the reliability suite's patience (faults take seconds to show)."""
+    return wait_for(check, timeout, interval=0.1)
 
 
 class Api:

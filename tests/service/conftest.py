@@ -7,7 +7,6 @@ fixture can check, after each test, that no log record produced during it contai
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,9 @@ from akv_emulator import Emulator
 from akv_sidecar.testing import RunningSidecar, emulator_config
 
 from .._leaks import assert_not_leaked, logged_text, watch_logs
+from .._waiting import wait_for
+
+__all__ = ["Vault", "client", "max_rand", "wait_for"]
 
 SEEDED: set[str] = set()  # every value seeded (and caller token made) in this session
 
@@ -75,15 +77,6 @@ def make_config(emulator: Emulator, tmp_path: Path) -> Callable[..., dict[str, A
         return config
 
     return make
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll ``condition`` (bounded in time) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture(autouse=True)
