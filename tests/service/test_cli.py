@@ -78,11 +78,27 @@ def test_config_errors_exit_2_without_traceback(
     assert "No caller token" in capsys.readouterr().err
 
 
+Spawn = Callable[..., subprocess.Popen[str]]
+
+
 @pytest.fixture
-def process_group() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes started in their own session; any still running are stopped at the end."""
+def spawn() -> Iterator[Spawn]:
+    """Starts a command in its own session, output piped as text; stops what still runs after."""
     started: list[subprocess.Popen[str]] = []
-    yield started
+
+    def start(command: list[str], **options: Any) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            **options,
+        )
+        started.append(process)
+        return process
+
+    yield start
     for process in started:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -96,21 +112,16 @@ def test_serve_answers_and_stops_gracefully_on_sigterm(
     kv: Vault,
     make_config: Callable[..., dict[str, Any]],
     tmp_path: Path,
-    process_group: list[subprocess.Popen[str]],
+    spawn: Spawn,
 ) -> None:
     """serve --config: ready, serves a secret, and on SIGTERM shuts down cleanly with status 0."""
     value = kv.seed("bronze")["bronze"]
     config = make_config("bronze")
     token = (tmp_path / "token").read_text()
     path = write_config(tmp_path, config)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "akv_sidecar", "serve", "--config", str(path), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    process = spawn(
+        [sys.executable, "-m", "akv_sidecar", "serve", "--config", str(path), "--port", "0"]
     )
-    process_group.append(process)
     assert process.stdout is not None
     port = None
     for line in process.stdout:
@@ -133,7 +144,7 @@ def test_serve_answers_and_stops_gracefully_on_sigterm(
 
 
 def test_make_run_starts_the_demo_and_its_curl_line_returns_a_secret(
-    tmp_path: Path, process_group: list[subprocess.Popen[str]]
+    tmp_path: Path, spawn: Spawn
 ) -> None:
     """`make run` serves the demo; the curl line it prints returns a secret; values never logged."""
     env = {
@@ -141,16 +152,7 @@ def test_make_run_starts_the_demo_and_its_curl_line_returns_a_secret(
         "AKV_SIDECAR_LISTEN__PORT": "0",  # a free port: other tests may hold 8787
         "AKV_SIDECAR_DEMO_DIR": str(tmp_path / "demo"),
     }
-    process = subprocess.Popen(
-        ["make", "--no-print-directory", "run"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    process_group.append(process)
+    process = spawn(["make", "--no-print-directory", "run"], cwd=REPO, env=env)
     assert process.stdout is not None
     printed: list[str] = []
     for line in process.stdout:
