@@ -57,7 +57,7 @@ def fetch_threaded(vault_url: str, ca_file: str, names: Sequence[str], workers: 
 def measure(emulator: EmulatorProcess, count: int, workers: int) -> float:
     """Run one baseline in a fresh process: workers=1 reads one by one, more use a thread pool."""
     command = python_command(
-        "-m", "bench._direct", emulator.vault_url, emulator.ca_file, str(count), str(workers)
+        "-m", "bench._direct", emulator.vault_url(), emulator.ca_file, str(count), str(workers)
     )
     completed = subprocess.run(
         command, capture_output=True, text=True, check=True, env=emulator.process_env(),

@@ -27,9 +27,8 @@ class EmulatorProcess:
     admin: httpx.Client
     pid: int
 
-    @property
-    def vault_url(self) -> str:
-        return str(self.info["vaults"][VAULT])
+    def vault_url(self, vault: str = VAULT) -> str:
+        return str(self.info["vaults"][vault])
 
     @property
     def ca_file(self) -> str:

@@ -32,7 +32,7 @@ def run_drivers(
                 # Nothing listens there: the client falls back to Key Vault at once.
                 "AKV_SIDECAR_URL": f"http://127.0.0.1:{free_port()}",
                 "AKV_SIDECAR_FALLBACK": "direct",
-                "AKV_SIDECAR_FALLBACK_VAULT_URLS": f"{VAULT}={emulator.vault_url}",
+                "AKV_SIDECAR_FALLBACK_VAULT_URLS": f"{VAULT}={emulator.vault_url()}",
                 "AKV_SIDECAR_FALLBACK_CA_FILE": emulator.ca_file,
             }
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import secrets as token_source
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import yaml
 
+from akv_sidecar.testing import emulator_config
 from bench._emulator import VAULT, EmulatorProcess
 from bench._processes import free_port, python_command, spawn, wait_for_status
 
@@ -48,25 +48,16 @@ def sidecar_config(
     upstream: dict[str, Any] | None = None,
 ) -> tuple[Path, str]:
     """Write a config for one vault on the emulator; return its path and the caller token."""
-    token = token_source.token_urlsafe(32)
-    token_file = work_dir / "caller-token"
-    token_file.write_text(token)
-    token_file.chmod(0o600)
-    config: dict[str, Any] = {
-        "listen": {"host": "127.0.0.1", "port": port},
-        "auth": {"tokens": [{"name": CALLER, "token_file": str(token_file), "allow": ["*"]}]},
-        "vaults": [
-            {
-                "name": VAULT,
-                "url": emulator.vault_url,
-                "ca_file": emulator.ca_file,
-                "secrets": list(secrets),
-            }
-        ],
-        "credential": {"kind": "managed_identity"},
-        "cache": cache or {},
-        "upstream": upstream or {},
-    }
+    config = emulator_config(
+        emulator,
+        work_dir,
+        {VAULT: secrets},
+        caller=CALLER,
+        listen={"host": "127.0.0.1", "port": port},
+        cache=cache or {},
+        upstream=upstream or {},
+    )
+    token = (work_dir / "token").read_text(encoding="utf-8")
     path = work_dir / "sidecar.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path, token

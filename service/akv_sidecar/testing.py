@@ -61,6 +61,7 @@ def emulator_config(
     secrets: Mapping[str, Sequence[str]] | None = None,
     *,
     token: str | None = None,
+    caller: str = "tests",
     **sections: Any,
 ) -> dict[str, Any]:
     """A config dict for an emulator's vaults, with a caller token written to ``tmp_path/token``.
@@ -83,7 +84,7 @@ def emulator_config(
     ]
     config: dict[str, Any] = {
         "listen": {"host": "127.0.0.1", "port": 0},
-        "auth": {"tokens": [{"name": "tests", "token_file": str(token_file), "allow": ["*"]}]},
+        "auth": {"tokens": [{"name": caller, "token_file": str(token_file), "allow": ["*"]}]},
         "vaults": vaults,
         "credential": {"kind": "managed_identity"},
     }
