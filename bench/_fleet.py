@@ -7,8 +7,9 @@ import os
 import subprocess
 from typing import Any
 
+from akv_sidecar.testing import free_port
 from bench._emulator import VAULT, EmulatorProcess
-from bench._processes import REPO_ROOT, free_port, python_command
+from bench._processes import REPO_ROOT, python_command
 from bench._sidecar import SidecarProcess
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import yaml
 
-from akv_sidecar.testing import emulator_config
+from akv_sidecar.testing import emulator_config, free_port
 from bench._emulator import VAULT, EmulatorProcess
-from bench._processes import free_port, python_command, spawn, wait_for_status
+from bench._processes import python_command, spawn, wait_for_status
 
 CALLER = "bench"
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import httpx
 
+from akv_sidecar.testing import free_port
 from bench import _report
 from bench._emulator import running_emulator
-from bench._processes import free_port, python_command, spawn, wait_for_status
+from bench._processes import python_command, spawn, wait_for_status
 from bench._report import Row
 from bench._settings import Outcome, RunSettings
 from bench._sidecar import SidecarProcess, capture_response, running_sidecar

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,7 +33,7 @@ from ._loading import load_config
 from ._server import Server, build_server
 from ._service import Sidecar
 
-__all__ = ["FakeClock", "RunningSidecar", "emulator_config", "run_sidecar"]
+__all__ = ["FakeClock", "RunningSidecar", "emulator_config", "free_port", "run_sidecar"]
 
 
 class _EmulatorLike(Protocol):
@@ -90,6 +91,13 @@ def emulator_config(
     }
     config.update(sections)
     return config
+
+
+def free_port() -> int:
+    """A loopback port free right now (a server started a moment later binds it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _new_token() -> str:

@@ -22,7 +22,7 @@ from types import TracebackType
 
 import httpx
 
-from .._ports import free_port
+from akv_sidecar.testing import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_BIN = REPO / ".cache" / "azurite" / "node_modules" / ".bin" / "azurite-blob"

@@ -16,9 +16,8 @@ from akv_client import (
     SidecarUnavailable,
     UpstreamError,
 )
+from akv_sidecar.testing import free_port
 from tests.client.scripted_server import Reply, ScriptedServer
-
-from .._ports import free_port
 
 SECRET = {"vault": "kv1", "name": "bronze", "value": "v-123", "version": "abcd", "stale": False}
 NOT_READY = Reply(503, {"error": {"code": "NotReady", "message": "prefetch running"}})

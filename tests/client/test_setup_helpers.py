@@ -26,9 +26,8 @@ from akv_client import (
     fetch_keyvault_secrets_parallel,
     validate_databricks_environment,
 )
+from akv_sidecar.testing import free_port
 from tests.client.conftest import SEEDED, CountingClient
-
-from .._ports import free_port
 
 if TYPE_CHECKING:
     from akv_emulator import Emulator

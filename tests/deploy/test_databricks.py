@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from akv_sidecar import load_config
+from akv_sidecar.testing import free_port
 
-from .._ports import free_port
 from ._processes import (
     clean_environ,
     fingerprint,

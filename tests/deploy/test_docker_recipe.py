@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from .._ports import free_port
+from akv_sidecar.testing import free_port
+
 from ._dockerfile import Dockerfile, Stage
 from ._processes import clean_environ, fingerprint, http_status, wait_for_status
 

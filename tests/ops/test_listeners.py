@@ -19,9 +19,8 @@ import yaml
 
 from akv_client import SidecarClient
 from akv_sidecar._exceptions import ConfigError
-from akv_sidecar.testing import emulator_config
+from akv_sidecar.testing import emulator_config, free_port
 
-from .._ports import free_port
 from ._pki import make_pki
 from .conftest import SEEDED, Output, StartSidecar, bearer
 

@@ -21,10 +21,8 @@ import yaml
 
 from akv_client import SidecarClient, SidecarUnavailable
 from akv_emulator import Emulator
-from akv_sidecar.testing import emulator_config
+from akv_sidecar.testing import emulator_config, free_port
 from tests.reliability.conftest import SECRETS, VAULT, wait_until
-
-from .._ports import free_port
 
 DEADLINE_S = 2.0
 READERS = 4
