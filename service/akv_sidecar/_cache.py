@@ -8,6 +8,7 @@ not exist are remembered for cache.negative_ttl.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -214,10 +215,12 @@ class SecretCache:
     async def prefetch(self) -> None:
         """Fetch every configured secret, upstream.concurrency at a time; then mark ready."""
         started = time.perf_counter()
-        wanted: list[tuple[VaultConfig, str]] = []
-        for vault in self._config.vaults:
-            for name in await self._configured_names(vault):
-                wanted.append((vault, name))
+        vaults = self._config.vaults
+        # Vaults listing "*" are listed together: each listing is a Key Vault round trip or more.
+        names = await asyncio.gather(*(self._configured_names(vault) for vault in vaults))
+        wanted = [
+            (vault, name) for vault, listed in zip(vaults, names, strict=True) for name in listed
+        ]
         failed = 0
 
         async def fetch(item: tuple[VaultConfig, str]) -> None:
