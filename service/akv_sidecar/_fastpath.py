@@ -15,7 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ._config import SECRET_NAME, VAULT_NAME
 from ._limits import RequestGuard
 from ._metrics import Metrics
-from ._reads import Reads, Rendered
+from ._reads import Reads, Rendered, peer
 from ._store import Key
 
 __all__ = ["FastPath"]
@@ -72,8 +72,7 @@ class FastPath:
         authorization = self.app.fast_authorization(scope)
         if authorization is None:
             return None
-        client = scope.get("client")  # None on the Unix socket: there is no peer address
-        served = self._reads.fast(authorization, key, client[0] if client else "unix")
+        served = self._reads.fast(authorization, key, peer(scope))
         if served is not None:
             self._metrics.fast_hits += 1
         return served

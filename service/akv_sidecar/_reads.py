@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from time import perf_counter
 
-from starlette.types import Message
+from starlette.types import Message, Scope
 
 from ._auth import Authenticator, Caller
 from ._cache import Hit, SecretCache
@@ -26,7 +26,7 @@ from ._exceptions import ApiError
 from ._records import ReadRecord, Records
 from ._store import Entry, Key
 
-__all__ = ["BatchItem", "Reads", "Rendered", "cache_headers"]
+__all__ = ["BatchItem", "Reads", "Rendered", "cache_headers", "peer"]
 
 BatchItem = tuple[str, str, str | None]  # vault, name, version
 _CACHE_STATUS = {status: status.encode() for status in ("hit", "miss", "stale")}
@@ -47,6 +47,13 @@ class Rendered:
     tenths: int  # the age it was rendered at, in tenths of a second
     start: Message = field(repr=False)
     body: Message = field(repr=False)  # holds the secret value
+
+
+def peer(scope: Scope) -> str:
+    """Who made the request, for the audit line: the peer address, or "unix" on the Unix socket
+    (which has none)."""
+    client = scope.get("client")
+    return client[0] if client else "unix"
 
 
 def cache_headers(age: float, status: str) -> list[tuple[bytes, bytes]]:

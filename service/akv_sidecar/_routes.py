@@ -18,7 +18,7 @@ from ._models import (
     Readiness,
     SecretResponse,
 )
-from ._reads import Reads, cache_headers
+from ._reads import Reads, cache_headers, peer
 
 __all__ = ["build_router"]
 
@@ -26,10 +26,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse}
     for status in (400, 401, 403, 404, 413, 422, 429, 502, 503, 504)
 }
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unix"  # no peer address: the Unix socket
 
 
 def _secret_response(served: tuple[bytes, Hit]) -> Response:
@@ -86,7 +82,7 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
         ] = None,
     ) -> Response:
         """A secret's value and attributes (headers X-Cache: hit|miss|stale and Age)."""
-        return _secret_response(await reads.read(caller, vault, name, version, _client(request)))
+        return _secret_response(await reads.read(caller, vault, name, version, peer(request.scope)))
 
     @router.post(
         "/v1/vaults/{vault}/secrets/{name}/refresh",
@@ -101,7 +97,7 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
         caller: Annotated[Caller, Depends(authenticated)],
     ) -> Response:
         """Fetch from Key Vault now (after a rejected key); once per secret per 10 s, else 429."""
-        return _secret_response(await reads.refresh(caller, vault, name, _client(request)))
+        return _secret_response(await reads.refresh(caller, vault, name, peer(request.scope)))
 
     @router.post(
         "/v1/secrets:batch", response_model=BatchResponse, responses=_ERRORS, tags=["secrets"]
@@ -119,7 +115,7 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
                 f"A batch asks for at most {max_batch} secrets; split it into several requests.",
             )
         items = [(item.vault, item.name, item.version) for item in body.secrets]
-        content = await reads.batch(caller, items, _client(request))
+        content = await reads.batch(caller, items, peer(request.scope))
         return Response(content, media_type="application/json")
 
     return router
