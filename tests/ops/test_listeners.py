@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from akv_client import SidecarClient
+from akv_emulator._tls import write_certificates
 from akv_sidecar._exceptions import ConfigError
 from akv_sidecar.testing import emulator_config, free_port
 
-from ._pki import make_pki
 from .conftest import SEEDED, Output, StartSidecar, bearer
 
 if TYPE_CHECKING:
@@ -53,7 +53,10 @@ def test_tls_listener_with_a_test_ca_and_sighup_reload(
 ) -> None:
     """`akv-sidecar serve` with listen.tls serves HTTPS trusted through the test CA; after the
     files are replaced, SIGHUP makes new handshakes present the new certificate."""
-    first, second = make_pki(tmp_path, "first"), make_pki(tmp_path, "second")
+    first, second = (
+        write_certificates(tmp_path / "pki-first"),
+        write_certificates(tmp_path / "pki-second"),
+    )
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     shutil.copy(first.cert_file, cert)
     shutil.copy(first.key_file, key)

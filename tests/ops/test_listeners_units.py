@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from akv_emulator._tls import write_certificates
 from akv_sidecar._exceptions import ConfigError
 from akv_sidecar._listeners import check_exposure, is_loopback, tcp_socket, unix_socket
 from akv_sidecar._tls import ReloadableTLS
-
-from ._pki import make_pki
 
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - only checked, never bound
 
@@ -71,7 +70,7 @@ def test_exposure_rules(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_bad_certificate_files_are_a_config_error(tmp_path: Path) -> None:
     """A missing or mismatched key names both config keys."""
-    pki_a, pki_b = make_pki(tmp_path, "a"), make_pki(tmp_path, "b")
+    pki_a, pki_b = write_certificates(tmp_path / "pki-a"), write_certificates(tmp_path / "pki-b")
     with pytest.raises(ConfigError, match=r"listen\.tls\.key_file"):
         ReloadableTLS(str(pki_a.cert_file), str(pki_b.key_file))
     with pytest.raises(ConfigError, match=r"listen\.tls\.cert_file"):
@@ -92,7 +91,7 @@ async def _handshake(port: int, ca_file: Path) -> bool:
 
 async def test_reload_swaps_the_certificate_for_new_handshakes(tmp_path: Path) -> None:
     """After the files are replaced and reload() runs, new handshakes present the new cert."""
-    pki_a, pki_b = make_pki(tmp_path, "a"), make_pki(tmp_path, "b")
+    pki_a, pki_b = write_certificates(tmp_path / "pki-a"), write_certificates(tmp_path / "pki-b")
     live_cert, live_key = tmp_path / "tls.crt", tmp_path / "tls.key"
     shutil.copy(pki_a.cert_file, live_cert)
     shutil.copy(pki_a.key_file, live_key)
