@@ -15,8 +15,9 @@ from typing import Any
 
 from akv_sidecar import Config
 from bench import _report
-from bench._direct import measure, secret_names
+from bench._direct import measure
 from bench._emulator import EmulatorProcess, running_emulator
+from bench._names import secret_names
 from bench._processes import cpu_seconds
 from bench._report import Row
 from bench._settings import Outcome, RunSettings

@@ -18,12 +18,8 @@ from azure.identity import ManagedIdentityCredential
 from azure.keyvault.secrets import SecretClient
 
 from bench._emulator import EmulatorProcess
+from bench._names import secret_names
 from bench._processes import REPO_ROOT, python_command
-
-
-def secret_names(count: int) -> list[str]:
-    """The names the bench seeds and reads: s0000, s0001, ..."""
-    return [f"s{index:04d}" for index in range(count)]
 
 
 def _secret_client(vault_url: str, ca_file: str) -> SecretClient:

@@ -15,8 +15,7 @@ import time
 import warnings
 
 from akv_client import AzureADLS, FallbackWarning, SidecarClient, configure_connections_parallel
-
-VAULT = "bench"
+from bench._names import VAULT, secret_name
 
 
 def start_driver(connections: int, direct: bool) -> tuple[float, int]:
@@ -27,7 +26,7 @@ def start_driver(connections: int, direct: bool) -> tuple[float, int]:
                 account=f"account{i}",
                 container="data",
                 key_vault_name=VAULT,
-                secret_name=f"s{i:04d}",
+                secret_name=secret_name(i),
                 name=f"conn{i}",
                 sidecar=client,
             )

@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 import yaml
 
+from bench._names import VAULT
 from bench._processes import python_command, spawn
-
-VAULT = "bench"
 
 
 @dataclass

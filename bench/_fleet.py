@@ -8,7 +8,8 @@ import subprocess
 from typing import Any
 
 from akv_sidecar.testing import free_port
-from bench._emulator import VAULT, EmulatorProcess
+from bench._emulator import EmulatorProcess
+from bench._names import VAULT
 from bench._processes import REPO_ROOT, python_command
 from bench._sidecar import SidecarProcess
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets as value_source
 
-from bench._direct import secret_names
 from bench._emulator import EmulatorProcess, running_emulator
 from bench._fleet import run_drivers
+from bench._names import secret_names
 from bench._report import Row
 from bench._settings import Outcome, RunSettings
 from bench._sidecar import running_sidecar

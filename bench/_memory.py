@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets as value_source
 import time
 
-from bench._direct import secret_names
 from bench._emulator import running_emulator
+from bench._names import secret_names
 from bench._processes import rss_mib
 from bench._report import Row
 from bench._settings import Outcome, RunSettings

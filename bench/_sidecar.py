@@ -14,7 +14,8 @@ import httpx
 import yaml
 
 from akv_sidecar.testing import emulator_config, free_port
-from bench._emulator import VAULT, EmulatorProcess
+from bench._emulator import EmulatorProcess
+from bench._names import VAULT
 from bench._processes import python_command, spawn, wait_for_status
 
 CALLER = "bench"

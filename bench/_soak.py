@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from bench._direct import secret_names
 from bench._emulator import EmulatorProcess, running_emulator
+from bench._names import secret_names
 from bench._processes import REPO_ROOT, python_command, rss_mib
 from bench._report import Row
 from bench._settings import Outcome, RunSettings

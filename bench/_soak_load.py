@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-VAULT = "bench"
+from bench._names import VAULT, secret_names
+
 TOKEN_ENV = "AKV_SIDECAR_TOKEN"  # not on the command line, where ps would show it
 # (kind, weight): most traffic is single cache-hit reads, as from Spark drivers.
 MIX = (
@@ -89,8 +90,8 @@ async def _worker(
 ) -> None:
     rng = random.Random()
     kinds, weights = zip(*MIX, strict=True)
-    prefetched = [f"s{i:04d}" for i in range(args.prefetched)]
-    on_demand = [f"s{i:04d}" for i in range(args.prefetched, args.prefetched + args.on_demand)]
+    prefetched = secret_names(args.prefetched)
+    on_demand = secret_names(args.on_demand, start=args.prefetched)
     while time.monotonic() < deadline:
         kind = rng.choices(kinds, weights)[0]
         if kind == "cached":
@@ -107,7 +108,7 @@ async def _worker(
 
 
 async def _main(args: argparse.Namespace) -> dict[str, object]:
-    tally = Tally(cached={f"s{i:04d}" for i in range(args.prefetched)})
+    tally = Tally(cached=set(secret_names(args.prefetched)))
     deadline = time.monotonic() + args.seconds
     headers = {"Authorization": f"Bearer {os.environ[TOKEN_ENV]}"}
     limits = httpx.Limits(max_connections=args.workers)
