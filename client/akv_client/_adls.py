@@ -5,6 +5,8 @@ from __future__ import annotations
 import posixpath
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ._client import SidecarClient, shared_client
@@ -184,12 +186,17 @@ class AzureADLS:
                 self._cached = secret.value
             return self._cached
 
-    def _locked(self, ref: tuple[str, str], deadline: Deadline) -> _Held:
+    @contextmanager
+    def _locked(self, ref: tuple[str, str], deadline: Deadline) -> Iterator[None]:
+        """Hold the fetch lock, waiting no longer than the deadline (`with lock` cannot)."""
         if not self._lock.acquire(timeout=deadline.remaining()):
             raise SidecarTimeout(
                 *ref, detail=f"another thread's fetch did not finish within {deadline.timeout:g}s"
             )
-        return _Held(self._lock)
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def uri(self, path: str = "") -> str:
         """abfss://<container>@<account>.dfs.core.windows.net/<prefix>/<path>"""
@@ -271,19 +278,6 @@ class AzureADLS:
                 "client_secret": self.get_client_secret(),
             }
         return options | {"anon": False}
-
-
-class _Held:
-    """Releases an already acquired lock on exit (acquire needs a timeout, `with lock` has none)."""
-
-    def __init__(self, lock: threading.Lock) -> None:
-        self._lock = lock
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
 
 
 def _str(value: str | None) -> str:
