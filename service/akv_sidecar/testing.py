@@ -55,6 +55,11 @@ class RunningSidecar:
     metrics_url: str | None = None  # with metrics.port: http://<metrics.host>:<port>
     uds: str | None = None  # listen.uds
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The first caller's Authorization header."""
+        return {"Authorization": f"Bearer {self.token}"}
+
 
 def emulator_config(
     emulator: _EmulatorLike,

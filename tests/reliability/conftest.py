@@ -46,7 +46,7 @@ class Api:
         self.sidecar = sidecar
         self.http = httpx.Client(
             base_url=sidecar.url,
-            headers={"Authorization": f"Bearer {sidecar.token}"},
+            headers=sidecar.headers,
             timeout=5.0,
         )
 

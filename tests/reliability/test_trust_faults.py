@@ -106,9 +106,7 @@ def test_token_endpoint_failure_does_not_touch_cached_reads(
     """Token endpoint down after start: the held token keeps refreshes and reads going."""
     with (
         start_sidecar() as sidecar,
-        httpx.Client(
-            base_url=sidecar.url, headers={"Authorization": f"Bearer {sidecar.token}"}
-        ) as http,
+        httpx.Client(base_url=sidecar.url, headers=sidecar.headers) as http,
     ):
         emulator.fail_identity(500)
         gets = emulator.calls(op="get", status=200)

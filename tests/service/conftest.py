@@ -32,9 +32,7 @@ def max_rand() -> float:
 
 def client(sidecar: RunningSidecar) -> httpx.Client:
     """An HTTP client for the sidecar, with its caller token."""
-    return httpx.Client(
-        base_url=sidecar.url, headers={"Authorization": f"Bearer {sidecar.token}"}, timeout=10
-    )
+    return httpx.Client(base_url=sidecar.url, headers=sidecar.headers, timeout=10)
 
 
 class Vault:

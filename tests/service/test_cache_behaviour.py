@@ -164,7 +164,7 @@ async def test_concurrent_misses_make_one_call_and_missing_secrets_are_remembere
     value = kv.seed("on-demand")["on-demand"]
     kv.emulator.inject(vault="kv1", latency=0.2)
     with run_sidecar(make_config()) as sidecar:
-        headers = {"Authorization": f"Bearer {sidecar.token}"}
+        headers = sidecar.headers
         limits = httpx.Limits(max_connections=100)
         async with httpx.AsyncClient(base_url=sidecar.url, headers=headers, limits=limits) as http:
             reads = await asyncio.gather(

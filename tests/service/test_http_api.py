@@ -29,7 +29,7 @@ def test_read_shape_headers_versions_and_disabled(
     kv.emulator.set_secret("kv1", "off", "hidden-disabled-value")
     kv.emulator.set_enabled("kv1", "off", False)
     with run_sidecar(make_config("bronze")) as sidecar:
-        headers = {"Authorization": f"Bearer {sidecar.token}"}
+        headers = sidecar.headers
         with httpx.Client(base_url=sidecar.url, headers=headers) as http:
             hit = http.get("/v1/vaults/KV1/secrets/Bronze")
             assert hit.status_code == 200
@@ -58,7 +58,7 @@ def test_batch_keeps_request_order_with_per_item_errors(
     """One batch: results in request order, a secret or a per-item error each."""
     values = kv.seed("bronze", "silver")
     with run_sidecar(make_config("bronze")) as sidecar:
-        headers = {"Authorization": f"Bearer {sidecar.token}"}
+        headers = sidecar.headers
         items = [
             {"vault": "kv1", "name": "silver"},
             {"vault": "kv1", "name": "missing"},
@@ -90,7 +90,7 @@ def test_refresh_fetches_now_at_most_once_per_10_s(
     clock = FakeClock()
     with run_sidecar(make_config("bronze"), clock=clock, rand=max_rand) as sidecar:
         url = f"{sidecar.url}/v1/vaults/kv1/secrets/bronze/refresh"
-        headers = {"Authorization": f"Bearer {sidecar.token}"}
+        headers = sidecar.headers
         rotated = kv.rotate("bronze")
         fresh = httpx.post(url, headers=headers)
         assert fresh.status_code == 200
@@ -121,7 +121,7 @@ def test_bad_input_gets_status_and_json_error_and_service_keeps_serving(
         {"name": "limited", "token_env": "LIMITED_TOKEN", "allow": ["kv1/public-*"]}
     )
     with run_sidecar(config) as sidecar:
-        good = {"Authorization": f"Bearer {sidecar.token}"}
+        good = sidecar.headers
         secret = "/v1/vaults/kv1/secrets/bronze"
         json_type = {**good, "Content-Type": "application/json"}
         too_many = {"secrets": [{"vault": "kv1", "name": "a"}] * 101}
@@ -184,7 +184,7 @@ def test_only_paths_that_served_a_hit_are_remembered(
                 assert http.get(made_up).status_code == 401
                 assert http.get("/v1/vaults/kv1/secrets/bronze").status_code == 401
             assert len(fast_path._known_paths) == 0
-            good = {"Authorization": f"Bearer {sidecar.token}"}
+            good = sidecar.headers
             assert http.get("/v1/vaults/KV1/secrets/bronze", headers=good).status_code == 200
             assert http.get("/v1/vaults/KV1/secrets/bronze", headers=good).status_code == 200
             assert list(fast_path._known_paths.values()) == [("kv1", "bronze")]
@@ -196,7 +196,7 @@ def test_on_demand_off_serves_only_configured_secrets(
     """With on_demand false a secret outside the list is 404 without any Key Vault call."""
     kv.seed("bronze", "silver")
     with run_sidecar(make_config("bronze", cache={"on_demand": False})) as sidecar:
-        headers = {"Authorization": f"Bearer {sidecar.token}"}
+        headers = sidecar.headers
         response = httpx.get(f"{sidecar.url}/v1/vaults/kv1/secrets/silver", headers=headers)
         assert response.status_code == 404
         assert "on-demand reads are off" in response.text
@@ -237,7 +237,7 @@ def test_shutdown_finishes_in_flight_reads_then_cancels_and_closes(
 
         service.upstream.close = close_counting_tasks  # type: ignore[method-assign]
         kv.emulator.inject(vault="kv1", latency=1.0)
-        headers = {"Authorization": f"Bearer {sidecar.token}"}
+        headers = sidecar.headers
         reader = threading.Thread(
             target=lambda: results.append(
                 httpx.get(f"{sidecar.url}/v1/vaults/kv1/secrets/slow", headers=headers, timeout=10)
