@@ -159,8 +159,8 @@ def run(settings: RunSettings) -> Outcome:
             "seconds_per_round": settings.wrk_seconds,
             "warmup_seconds": settings.warmup_seconds,
             "rounds": settings.rounds,
-            "uvicorn": "both servers use akv_sidecar._server.uvicorn_config: httptools, uvloop, "
-            "access log off, one worker, backlog 2048, no server header",
+            "uvicorn": "both servers use akv_sidecar.server.server.uvicorn_config: httptools, "
+            "uvloop, access log off, one worker, backlog 2048, no server header",
             "secret_value_bytes": len(value),
         },
         "bare": bare,

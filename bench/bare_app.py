@@ -3,7 +3,7 @@
 It serves exactly the bytes and headers that the sidecar served for the benchmarked secret
 (captured by the harness into a JSON file), so the throughput ratio measures the sidecar's own
 work and nothing else. ``python -m bench.bare_app --port P --response FILE`` serves it with the
-sidecar's own uvicorn settings (``akv_sidecar._server.uvicorn_config``).
+sidecar's own uvicorn settings (``akv_sidecar.server.server.uvicorn_config``).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def make_app(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> AS
 def main(argv: list[str] | None = None) -> None:
     """Serve the captured response with exactly the sidecar's uvicorn settings."""
     from akv_sidecar import Config
-    from akv_sidecar._listeners import tcp_socket
-    from akv_sidecar._server import Server, uvicorn_config
+    from akv_sidecar.server.listeners import tcp_socket
+    from akv_sidecar.server.server import Server, uvicorn_config
 
     parser = argparse.ArgumentParser(prog="python -m bench.bare_app")
     parser.add_argument("--port", type=int, required=True)

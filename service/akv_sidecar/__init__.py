@@ -4,9 +4,8 @@ The service is normally run as ``akv-sidecar serve --config FILE``; this package
 is what that command is built from. Test helpers live in ``akv_sidecar.testing``.
 """
 
-from ._app import create_app
-from ._clock import Clock, FakeClock, SystemClock
-from ._config import (
+from akv_sidecar.config.loading import load_config
+from akv_sidecar.config.schema import (
     AuthConfig,
     CacheConfig,
     Config,
@@ -17,9 +16,11 @@ from ._config import (
     UpstreamConfig,
     VaultConfig,
 )
-from ._exceptions import ApiError, ConfigError, SidecarError
-from ._loading import load_config
-from ._service import Sidecar
+from akv_sidecar.core.clock import Clock, FakeClock, SystemClock
+from akv_sidecar.core.errors import ConfigError, SidecarError
+from akv_sidecar.http.errors import ApiError
+from akv_sidecar.server.app import create_app
+from akv_sidecar.server.sidecar import Sidecar
 
 __all__ = [
     "ApiError",

@@ -1,5 +1,5 @@
 """``python -m akv_sidecar``: the same as the ``akv-sidecar`` command."""
 
-from ._cli import main
+from akv_sidecar.cli.main import main
 
 raise SystemExit(main())

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._auth import read_token
-from ._clock import Clock, FakeClock
-from ._config import Config
-from ._loading import load_config
-from ._server import Server, build_server
-from ._service import Sidecar
+from akv_sidecar.config.loading import load_config
+from akv_sidecar.config.schema import Config
+from akv_sidecar.core.clock import Clock, FakeClock
+from akv_sidecar.http.auth import read_token
+from akv_sidecar.server.server import Server, build_server
+from akv_sidecar.server.sidecar import Sidecar
 
 __all__ = ["FakeClock", "RunningSidecar", "emulator_config", "free_port", "run_sidecar"]
 

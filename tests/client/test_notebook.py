@@ -67,7 +67,7 @@ def test_notebook_runs_top_to_bottom_against_the_demo_sidecar(
     import nbformat
 
     from akv_client import SidecarClient
-    from akv_sidecar._demo import DEMO_SECRETS, DEMO_VAULT
+    from akv_sidecar.cli.demo import DEMO_SECRETS, DEMO_VAULT
 
     for name, value in demo_env.items():
         monkeypatch.setenv(name, value)

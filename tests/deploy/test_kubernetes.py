@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from akv_sidecar import load_config
-from akv_sidecar._listeners import check_exposure
+from akv_sidecar.server.listeners import check_exposure
 
 from ._dockerfile import Dockerfile
 from ._kustomize import Manifest, load_documents, referenced_files, render

@@ -7,8 +7,9 @@ import json
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from akv_sidecar._audit import AuditLog, ReadRecord
-from akv_sidecar._metrics import Metrics, MetricsExporter
+from akv_sidecar.ops.audit import AuditLog
+from akv_sidecar.ops.metrics import Metrics, MetricsExporter
+from akv_sidecar.ops.records import ReadRecord
 
 RECORDS = [
     ReadRecord(1700000000.25, "spark", "kv1", "bronze", "a" * 32, "ok", "hit", 0.0004, "127.0.0.1"),

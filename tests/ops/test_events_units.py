@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from akv_sidecar._events import EventGridReceiver, EventPayloadError, SecretEvent, parse_events
-from akv_sidecar._metrics import Metrics
+from akv_sidecar.ops.events import EventGridReceiver, EventPayloadError, SecretEvent, parse_events
+from akv_sidecar.ops.metrics import Metrics
 
 NEW = "Microsoft.KeyVault.SecretNewVersionCreated"
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from akv_sidecar._config import LimitsConfig
-from akv_sidecar._limits import RequestGuard, RouteNames
-from akv_sidecar._metrics import Metrics
+from akv_sidecar.config.schema import LimitsConfig
+from akv_sidecar.http.guard import RequestGuard, RouteNames
+from akv_sidecar.ops.metrics import Metrics
 
 ROUTES = RouteNames(["/v1/vaults/{vault}/secrets/{name}", "/v1/secrets:batch", "/healthz"])
 

@@ -19,7 +19,7 @@ import yaml
 
 from akv_client import SidecarClient
 from akv_emulator._tls import write_certificates
-from akv_sidecar._exceptions import ConfigError
+from akv_sidecar.core.errors import ConfigError
 from akv_sidecar.testing import emulator_config, free_port
 
 from .conftest import SEEDED, Output, StartSidecar, bearer

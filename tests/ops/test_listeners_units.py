@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from akv_emulator._tls import write_certificates
-from akv_sidecar._exceptions import ConfigError
-from akv_sidecar._listeners import check_exposure, is_loopback, tcp_socket, unix_socket
-from akv_sidecar._tls import ReloadableTLS
+from akv_sidecar.core.errors import ConfigError
+from akv_sidecar.server.listeners import check_exposure, is_loopback, tcp_socket, unix_socket
+from akv_sidecar.server.tls import ReloadableTLS
 
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - only checked, never bound
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from akv_sidecar._cli import _parser
-from akv_sidecar._logs import configure_logging
+from akv_sidecar.cli.main import _parser
+from akv_sidecar.ops.logs import configure_logging
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from akv_sidecar._clock import SystemClock
-from akv_sidecar._exceptions import ConfigError
-from akv_sidecar._rotation import TokenFileWatcher
+from akv_sidecar.config.watcher import TokenFileWatcher
+from akv_sidecar.core.clock import SystemClock
+from akv_sidecar.core.errors import ConfigError
 
 
 def test_reloads_once_per_change_and_retries_a_failed_reload(tmp_path: Path) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from akv_sidecar._audit import ReadRecord
-from akv_sidecar._clock import FakeClock
-from akv_sidecar._secret import SecretData
-from akv_sidecar._status import MAX_UNTRACKED, StatusBoard
-from akv_sidecar._store import make_entry
+from akv_sidecar.cache.store import make_entry
+from akv_sidecar.core.clock import FakeClock
+from akv_sidecar.keyvault.secret import SecretData
+from akv_sidecar.ops.records import ReadRecord
+from akv_sidecar.ops.status import MAX_UNTRACKED, StatusBoard
 
 
 def test_status_lists_versions_errors_calls_reads_and_next_refresh() -> None:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from akv_sidecar._cli import main
+from akv_sidecar.cli.main import main
 
 from .conftest import SEEDED, Vault, wait_for
 

@@ -13,10 +13,12 @@ from typing import Any
 
 import httpx
 
-from akv_sidecar._clock import SystemClock
-from akv_sidecar._loading import load_config
-from akv_sidecar._policy import Backoff, VaultGate
-from akv_sidecar._upstream import Failed, Failure, Upstream
+from akv_sidecar.config.loading import load_config
+from akv_sidecar.core.backoff import Backoff
+from akv_sidecar.core.clock import SystemClock
+from akv_sidecar.keyvault.client import Upstream
+from akv_sidecar.keyvault.gate import VaultGate
+from akv_sidecar.keyvault.outcomes import Failed, Failure
 from akv_sidecar.testing import FakeClock, run_sidecar
 
 from .conftest import Vault, client, max_rand, wait_for

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from azure.core.exceptions import ServiceRequestError
 
-from akv_sidecar._schedule import Schedule
-from akv_sidecar._tasks import Tasks, for_each
-from akv_sidecar._upstream import Failure, _translate
+from akv_sidecar.cache.schedule import Schedule
+from akv_sidecar.core.tasks import Tasks, for_each
+from akv_sidecar.keyvault.client import _translate
+from akv_sidecar.keyvault.outcomes import Failure
 from akv_sidecar.testing import FakeClock
 
 

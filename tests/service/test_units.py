@@ -12,18 +12,13 @@ from typing import Any
 import pytest
 
 from akv_sidecar import ApiError, ConfigError
-from akv_sidecar._auth import Authenticator, Caller
-from akv_sidecar._config import AuthConfig, TokenConfig, VaultConfig
-from akv_sidecar._policy import (
-    Backoff,
-    NegativeCache,
-    RateLimit,
-    SingleFlight,
-    VaultGate,
-    refresh_delay,
-)
-from akv_sidecar._secret import SecretData
-from akv_sidecar._store import Store, make_entry
+from akv_sidecar.cache.policy import NegativeCache, RateLimit, SingleFlight, refresh_delay
+from akv_sidecar.cache.store import Store, make_entry
+from akv_sidecar.config.schema import AuthConfig, TokenConfig, VaultConfig
+from akv_sidecar.core.backoff import Backoff
+from akv_sidecar.http.auth import Authenticator, Caller
+from akv_sidecar.keyvault.gate import VaultGate
+from akv_sidecar.keyvault.secret import SecretData
 from akv_sidecar.testing import FakeClock
 
 
@@ -241,7 +236,7 @@ def test_short_or_missing_tokens_refuse_to_start(tmp_path: Path) -> None:
 
 def test_a_cached_rendering_never_shows_the_value_in_its_repr() -> None:
     """The fast path's kept response (headers and body) is left out of its repr."""
-    from akv_sidecar._reads import Rendered
+    from akv_sidecar.http.reads import Rendered
 
     secret = SecretData("Bronze", "s3cr3t-value", "ab" * 16)
     entry = make_entry("kv1", secret, fetched_at=0.0, fetched_mono=0.0)

@@ -1,0 +1,4 @@
+"""The ``akv-sidecar`` command: ``serve``, ``check``, the embedded demo and the emulator entry.
+
+May import: every layer.
+"""

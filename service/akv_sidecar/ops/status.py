@@ -1,0 +1,105 @@
+"""What an operator looks at during an incident: per-secret state, without values.
+
+The board keeps, per (vault, secret), the Key Vault calls made, the reads served, the last error
+and when the next refresh is due. The upstream client, the refresh loop and the drain task feed it
+(never the request path itself); `GET /v1/status` renders it next to the store's entries.
+
+Secrets the refresher tracks are bounded by the cache; names that were fetched once and are not
+tracked (a caller asking for names that do not exist) are not, so beyond `MAX_UNTRACKED` of them
+the board forgets them all at once, keeping the tracked ones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from akv_sidecar.cache.store import Entry, Key
+from akv_sidecar.core.clock import Clock
+from akv_sidecar.core.timestamps import iso_time
+from akv_sidecar.ops.records import ReadRecord
+
+__all__ = ["MAX_UNTRACKED", "StatusBoard"]
+
+MAX_UNTRACKED = 1_000
+
+
+@dataclass(slots=True)  # one per secret: no per-instance __dict__
+class _SecretState:
+    keyvault_calls: int = 0
+    reads: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+    next_refresh_mono: float | None = None
+
+
+class StatusBoard:
+    """Per-secret counters and times, updated off the hot path."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._states: dict[Key, _SecretState] = {}
+        self._forget_at = MAX_UNTRACKED  # each forgetting moves this on: amortised O(1)
+
+    def _state(self, vault: str, name: str) -> _SecretState:
+        key = (vault.lower(), name.lower())
+        state = self._states.get(key)
+        if state is None:
+            if len(self._states) >= self._forget_at:
+                self._forget_untracked()
+            state = self._states[key] = _SecretState()
+        return state
+
+    def _forget_untracked(self) -> None:
+        self._states = {
+            key: state for key, state in self._states.items() if state.next_refresh_mono is not None
+        }
+        self._forget_at = len(self._states) + MAX_UNTRACKED
+
+    def record_call(self, vault: str, name: str, outcome: str, detail: str | None) -> None:
+        """One Key Vault call for this secret; `detail` is the safe failure description."""
+        state = self._state(vault, name)
+        state.keyvault_calls += 1
+        if outcome != "ok":
+            state.last_error = f"{outcome}: {detail}" if detail else outcome
+            state.last_error_at = self._clock.time()
+
+    def record_next_refresh(self, vault: str, name: str, delay: float) -> None:
+        self._state(vault, name).next_refresh_mono = self._clock.monotonic() + delay
+
+    def count_reads(self, records: Sequence[ReadRecord]) -> None:
+        """Reads served, from a drained batch (only reads that found a value count)."""
+        served = Counter((r.vault, r.secret) for r in records if r.outcome == "ok")
+        for (vault, secret), reads in served.items():  # a batch holds few distinct secrets
+            state = self._states.get((vault.lower(), secret.lower()))
+            if state is not None:
+                state.reads += reads
+
+    def render(self, entries: Iterable[Entry], *, ready: bool) -> dict[str, Any]:
+        """The /v1/status document: every tracked secret, cached or not, sorted by name."""
+        now_wall, now_mono = self._clock.time(), self._clock.monotonic()
+        cached = {(entry.vault.lower(), entry.name.lower()): entry for entry in entries}
+        secrets = []
+        for key in sorted(cached.keys() | self._states.keys()):
+            entry, state = cached.get(key), self._states.get(key, _SecretState())
+            due = state.next_refresh_mono
+            secrets.append(
+                {
+                    "vault": entry.vault if entry else key[0],
+                    "name": entry.name if entry else key[1],
+                    "version": entry.version if entry else None,
+                    "fetched_at": iso_time(entry.fetched_at) if entry else None,
+                    "age_seconds": round(entry.age(now_mono), 3) if entry else None,
+                    "stale": entry.stale if entry else None,
+                    "last_error": state.last_error,
+                    "last_error_at": iso_time(state.last_error_at),
+                    "next_refresh_at": iso_time(now_wall + due - now_mono)
+                    if due is not None
+                    else None,
+                    "keyvault_calls": state.keyvault_calls,
+                    "reads": state.reads,
+                }
+            )
+        return {"ready": ready, "secrets": secrets}
