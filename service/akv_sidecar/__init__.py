@@ -18,6 +18,7 @@ from akv_sidecar.config.schema import (
 )
 from akv_sidecar.core.clock import Clock, FakeClock, SystemClock
 from akv_sidecar.core.errors import ConfigError, SidecarError
+from akv_sidecar.core.version import __version__
 from akv_sidecar.http.errors import ApiError
 from akv_sidecar.server.app import create_app
 from akv_sidecar.server.sidecar import Sidecar
@@ -39,6 +40,7 @@ __all__ = [
     "TokenConfig",
     "UpstreamConfig",
     "VaultConfig",
+    "__version__",
     "create_app",
     "load_config",
 ]

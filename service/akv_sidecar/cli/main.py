@@ -13,6 +13,7 @@ from akv_sidecar.cli.check import run_check
 from akv_sidecar.config.loading import load_config
 from akv_sidecar.config.schema import LOG_FORMATS, LOG_LEVELS, Config
 from akv_sidecar.core.errors import ConfigError
+from akv_sidecar.core.version import __version__
 from akv_sidecar.ops.logs import configure_logging
 from akv_sidecar.server.server import build_server
 from akv_sidecar.server.sidecar import Sidecar
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="akv-sidecar",
         description="Azure Key Vault secrets for Spark drivers, cached and served on loopback.",
     )
+    parser.add_argument("--version", action="version", version=f"akv-sidecar {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the sidecar")
     serve_cmd.add_argument("--config", type=Path, help="the YAML config file")

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from akv_sidecar.core.version import __version__
 from akv_sidecar.http.errors import ApiError
 from akv_sidecar.http.fastpath import FastPath
 from akv_sidecar.http.guard import RequestGuard, RouteNames
@@ -39,7 +40,7 @@ def create_app(sidecar: Sidecar, *, open_connections: Callable[[], int] | None =
     api = FastAPI(
         title="akv-sidecar",
         summary="Azure Key Vault secrets for Spark drivers, cached on loopback.",
-        version="0.1.0",
+        version=__version__,
         lifespan=sidecar.lifespan,
     )
     api.include_router(build_router(sidecar.reads, sidecar.cache, config.limits.max_batch))
