@@ -19,8 +19,8 @@ from akv_sidecar.config.schema import (
 from akv_sidecar.core.clock import Clock, FakeClock, SystemClock
 from akv_sidecar.core.errors import ConfigError, SidecarError
 from akv_sidecar.core.version import __version__
+from akv_sidecar.http.app import create_app
 from akv_sidecar.http.errors import ApiError
-from akv_sidecar.server.app import create_app
 from akv_sidecar.server.sidecar import Sidecar
 
 __all__ = [

@@ -1,19 +1,20 @@
 """The secret cache: prefetch, background refresh, stale-on-error, on-demand reads.
 
-Reads of cached secrets never wait on Key Vault: the refresher (``_refresher``) replaces every
+Reads of cached secrets never wait on Key Vault: the refresher (``refresher``) replaces every
 tracked secret's entry before it ages out. Failures keep the last good value (marked stale) until
 cache.max_stale and retry with backoff; misses share one Key Vault call per secret; secrets that do
-not exist are remembered for cache.negative_ttl.
+not exist are remembered for cache.negative_ttl. Reads return outcomes (``outcomes``): a hit, a
+Key Vault failure or a refusal; what a caller is told is the http layer's decision.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 
+from akv_sidecar.cache.outcomes import Declined, Hit, Refusal, Unserved
 from akv_sidecar.cache.policy import NegativeCache, RateLimit, SingleFlight
 from akv_sidecar.cache.refresher import GONE, Refresher, RefreshObserver
 from akv_sidecar.cache.store import Entry, Key, Store, make_entry
@@ -21,14 +22,12 @@ from akv_sidecar.config.schema import Config, VaultConfig
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.core.tasks import Tasks, for_each
 from akv_sidecar.core.timestamps import iso_time
-from akv_sidecar.http.errors import ApiError, failure_error, too_stale_error
 from akv_sidecar.keyvault.client import Upstream
 from akv_sidecar.keyvault.outcomes import Failed
 
-__all__ = ["Hit", "SecretCache"]
+__all__ = ["SecretCache"]
 
 log = logging.getLogger("akv_sidecar")
-Hit = tuple[Entry, float, str]  # entry, age in seconds, cache status ("hit" | "miss" | "stale")
 Trouble = dict[str, str | None]  # a secret in /readyz: vault, name, since, error
 
 
@@ -43,11 +42,11 @@ class SecretCache:
         observer: RefreshObserver | None = None,
     ) -> None:
         self._config = config
-        self._cache = config.cache
+        self._cache = self.settings = config.cache
         self._upstream = upstream
         self._clock = clock
         self.store = Store(config.cache.max_versions)
-        self._negative: NegativeCache[tuple[str, ...], ApiError] = NegativeCache(
+        self._negative: NegativeCache[tuple[str, ...], Failed] = NegativeCache(
             clock, config.cache.negative_ttl
         )
         self._manual = RateLimit[Key](clock, config.cache.manual_refresh_interval)
@@ -74,7 +73,9 @@ class SecretCache:
             return None
         return entry, age, "stale" if entry.stale else "hit"
 
-    async def read(self, vault: VaultConfig, name: str, version: str | None = None) -> Hit:
+    async def read(
+        self, vault: VaultConfig, name: str, version: str | None = None
+    ) -> Hit | Unserved:
         """The secret for a caller: from the cache, or fetched once for every concurrent caller."""
         key = (vault.name.lower(), name.lower())
         if version is not None:
@@ -82,30 +83,24 @@ class SecretCache:
         hit = self.lookup(*key)
         if hit is not None:
             return hit
-        self._check_remembered(key)
+        remembered = self._remembered(key)
+        if remembered is not None:
+            return remembered
         if self.store.get(key) is not None:
-            raise too_stale_error(vault.name, name, self._cache.max_stale)
-        self._check_permitted(vault, name)
-        entry = await self._fetch_shared(vault, name, wait=False)
-        return entry, 0.0, "miss"
+            return Declined(Refusal.TOO_STALE)
+        return self._unlisted(vault, name) or await self._fetch_shared(vault, name, wait=False)
 
-    async def refresh(self, vault: VaultConfig, name: str) -> Hit:
+    async def refresh(self, vault: VaultConfig, name: str) -> Hit | Unserved:
         """Fetch now for a caller whose value was just rejected; once per secret per interval."""
         key = (vault.name.lower(), name.lower())
-        self._check_permitted(vault, name)
+        unlisted = self._unlisted(vault, name)
+        if unlisted is not None:
+            return unlisted
         wait = self._manual.acquire(key)
         if wait > 0:
-            seconds = math.ceil(wait)
-            raise ApiError(
-                429,
-                "TooManyRequests",
-                f"Secret '{vault.name}/{name}' was refreshed less than "
-                f"{self._cache.manual_refresh_interval:g} s ago; retry after {seconds} s.",
-                {"Retry-After": str(seconds)},
-            )
+            return Declined(Refusal.TOO_SOON, wait)
         self._negative.forget(key)
-        entry = await self._fetch_shared(vault, name, wait=False)
-        return entry, 0.0, "miss"
+        return await self._fetch_shared(vault, name, wait=False)
 
     def serves(self, vault: str, name: str) -> bool:
         """Whether the secret is configured or already cached (and so worth refreshing)."""
@@ -121,15 +116,15 @@ class SecretCache:
             (stale if self.lookup(*key) is not None else failed).append(item)
         return {"stale": stale, "failed": failed}
 
-    async def pushed(self, vault: str, name: str) -> None:
+    async def pushed(self, vault: str, name: str) -> Hit | Unserved:
         """Fetch now because Key Vault announced a new version (no manual rate limit applies)."""
         config = self.vault(vault)
         if config is None:
-            raise ApiError(404, "VaultNotConfigured", f"The sidecar has no vault named '{vault}'.")
+            return Declined(Refusal.NO_SUCH_VAULT)
         self._negative.forget((config.name.lower(), name.lower()))
-        await self._fetch_shared(config, name, wait=False)
+        return await self._fetch_shared(config, name, wait=False)
 
-    async def _read_version(self, vault: VaultConfig, name: str, version: str) -> Hit:
+    async def _read_version(self, vault: VaultConfig, name: str, version: str) -> Hit | Unserved:
         key = (vault.name.lower(), name.lower(), version.lower())
         latest = self.store.get(key[:2])
         entry = (
@@ -137,49 +132,40 @@ class SecretCache:
         )
         if entry is not None:
             return entry, self._clock.monotonic() - entry.fetched_mono, "hit"
-        self._check_remembered(key)
-        self._check_permitted(vault, name)
+        unserved = self._remembered(key) or self._unlisted(vault, name)
+        if unserved is not None:
+            return unserved
 
         async def fetch() -> Entry | Failed:
             outcome = await self._upstream.fetch(vault.name, name, version, wait=False)
             if isinstance(outcome, Failed):
-                self._remember_if_gone(key, vault.name, name, outcome)
+                self._remember_if_gone(key, outcome)
                 return outcome
             fetched = make_entry(vault.name, outcome, self._clock.time(), self._clock.monotonic())
             self.store.put_version(fetched)
             return fetched
 
         result = await self._flights.run(key, fetch)
-        if isinstance(result, Failed):
-            raise failure_error(vault.name, name, result)
-        return result, 0.0, "miss"
+        return result if isinstance(result, Failed) else (result, 0.0, "miss")
 
-    def _check_remembered(self, key: tuple[str, ...]) -> None:
-        remembered = self._negative.recall(key)
-        if remembered is not None:
-            # A fresh exception each time: re-raising one instance would grow its traceback.
-            raise ApiError(remembered.status, remembered.code, remembered.message)
+    def _remembered(self, key: tuple[str, ...]) -> Failed | None:
+        """A failure remembered for cache.negative_ttl (a secret that does not exist)."""
+        return self._negative.recall(key)
 
-    def _check_permitted(self, vault: VaultConfig, name: str) -> None:
+    def _unlisted(self, vault: VaultConfig, name: str) -> Declined | None:
         key = (vault.name.lower(), name.lower())
         if not self._cache.on_demand and not self._refresher.listed(key):
-            raise ApiError(
-                404,
-                "SecretNotFound",
-                f"Secret '{vault.name}/{name}' is not in the sidecar's list for this vault and "
-                "on-demand reads are off; add it to the vault's 'secrets' or set cache.on_demand.",
-            )
+            return Declined(Refusal.NOT_LISTED)
+        return None
 
     # --- fetching ----------------------------------------------------------------------------
 
-    async def _fetch_shared(self, vault: VaultConfig, name: str, *, wait: bool) -> Entry:
-        """One Key Vault call per secret however many callers wait; errors become ApiErrors."""
+    async def _fetch_shared(self, vault: VaultConfig, name: str, *, wait: bool) -> Hit | Failed:
+        """One Key Vault call per secret however many callers wait."""
         result = await self._flights.run(
             (vault.name.lower(), name.lower()), lambda: self._fetch_latest(vault, name, wait=wait)
         )
-        if isinstance(result, Failed):
-            raise failure_error(vault.name, name, result)
-        return result
+        return result if isinstance(result, Failed) else (result, 0.0, "miss")
 
     async def _fetch_latest(self, vault: VaultConfig, name: str, *, wait: bool) -> Entry | Failed:
         key = (vault.name.lower(), name.lower())
@@ -187,7 +173,7 @@ class SecretCache:
         if isinstance(outcome, Failed):
             if outcome.kind in GONE:
                 self.store.remove(key)
-                self._remember_if_gone(key, vault.name, name, outcome)
+                self._remember_if_gone(key, outcome)
             else:
                 self.store.mark_stale(key)
             self._refresher.failed(key, outcome)
@@ -204,11 +190,9 @@ class SecretCache:
         key = (vault.name.lower(), name.lower())
         return self._flights.run(key, lambda: self._fetch_latest(vault, name, wait=True))
 
-    def _remember_if_gone(
-        self, key: tuple[str, ...], vault: str, name: str, failed: Failed
-    ) -> None:
+    def _remember_if_gone(self, key: tuple[str, ...], failed: Failed) -> None:
         if failed.kind in GONE:
-            self._negative.remember(key, failure_error(vault, name, failed))
+            self._negative.remember(key, failed)
 
     # --- prefetch and refresh ----------------------------------------------------------------
 

@@ -1,17 +1,34 @@
-"""What a caller is told when Key Vault fails: the one mapping from outcomes to ApiErrors.
+"""What a caller is told: ApiError, and the one place outcomes become HTTP answers.
 
-Messages name the vault and secret and say what to do next; none carries a secret or a body.
+Lower layers report failures as values: Key Vault's ``Failed`` (``keyvault.outcomes``) and the
+cache's ``Declined`` (``cache.outcomes``). ``unserved_error`` maps both; the exception handlers map
+what Starlette and FastAPI raise (no route, bad method, a body that does not parse). Messages name
+the vault and secret and say what to do next; none carries a secret, a body or a caller's input
+beyond a clipped name.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from akv_sidecar.cache.outcomes import Declined, Refusal, Unserved
+from akv_sidecar.config.schema import CacheConfig
 from akv_sidecar.core.errors import SidecarError
 from akv_sidecar.keyvault.outcomes import Failed, Failure
 
-__all__ = ["ApiError", "failure_error", "too_stale_error"]
+__all__ = ["ApiError", "install_error_handlers", "json_error", "unserved_error"]
+
+_HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed"}
+_HTTP_MESSAGES = {
+    404: "No such route; the API is under /v1 (see /docs), plus /healthz and /readyz.",
+    405: "This route does not take that method; see /docs.",
+}
 
 
 class ApiError(SidecarError):
@@ -38,17 +55,44 @@ class ApiError(SidecarError):
         return {"error": {"code": self.code, "message": self.message}}
 
 
-def too_stale_error(vault: str, name: str, max_stale: float) -> ApiError:
-    return ApiError(
-        503,
-        "Unavailable",
-        f"Secret '{vault}/{name}' could not be refreshed for longer than cache.max_stale "
-        f"({max_stale:g} s) and Key Vault is still failing; check the sidecar's log and retry.",
-    )
+def unserved_error(vault: str, name: str, outcome: Unserved, cache: CacheConfig) -> ApiError:
+    """The one mapping from a read the cache did not serve to what the caller is told."""
+    if isinstance(outcome, Failed):
+        return _failure_error(vault, name, outcome)
+    return _declined_error(vault, name, outcome, cache)
 
 
-def failure_error(vault: str, name: str, failed: Failed) -> ApiError:
-    """The one mapping from an upstream failure to what the caller is told."""
+def _declined_error(vault: str, name: str, declined: Declined, cache: CacheConfig) -> ApiError:
+    target = f"'{vault}/{name}'"
+    refusal = declined.refusal
+    if refusal is Refusal.TOO_STALE:
+        return ApiError(
+            503,
+            "Unavailable",
+            f"Secret {target} could not be refreshed for longer than cache.max_stale "
+            f"({cache.max_stale:g} s) and Key Vault is still failing; check the sidecar's log and "
+            "retry.",
+        )
+    if refusal is Refusal.TOO_SOON:
+        seconds = math.ceil(declined.retry_after or 1)
+        return ApiError(
+            429,
+            "TooManyRequests",
+            f"Secret {target} was refreshed less than {cache.manual_refresh_interval:g} s ago; "
+            f"retry after {seconds} s.",
+            {"Retry-After": str(seconds)},
+        )
+    if refusal is Refusal.NOT_LISTED:
+        return ApiError(
+            404,
+            "SecretNotFound",
+            f"Secret {target} is not in the sidecar's list for this vault and on-demand reads are "
+            "off; add it to the vault's 'secrets' or set cache.on_demand.",
+        )
+    return ApiError(404, "VaultNotConfigured", f"The sidecar has no vault named '{vault}'.")
+
+
+def _failure_error(vault: str, name: str, failed: Failed) -> ApiError:
     target = f"'{vault}/{name}'"
     kind = failed.kind
     if kind is Failure.NOT_FOUND:
@@ -92,4 +136,48 @@ def failure_error(vault: str, name: str, failed: Failed) -> ApiError:
         )
     return ApiError(
         502, "UpstreamError", f"Key Vault failed for {target} ({failed.detail}); retry shortly."
+    )
+
+
+def json_error(error: ApiError) -> Response:
+    """The JSON error response for a route."""
+    return Response(
+        json.dumps(error.body()),
+        status_code=error.status,
+        media_type="application/json",
+        headers=error.headers,
+    )
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    """Answer ApiError, Starlette's HTTP errors and FastAPI's validation errors as JSON errors."""
+    api.add_exception_handler(ApiError, _api_error)
+    api.add_exception_handler(HTTPException, _http_error)
+    api.add_exception_handler(RequestValidationError, _validation_error)
+
+
+async def _api_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiError)
+    return json_error(error)
+
+
+async def _http_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    code = _HTTP_CODES.get(error.status_code, "HTTPError")
+    message = _HTTP_MESSAGES.get(error.status_code, str(error.detail))
+    return json_error(ApiError(error.status_code, code, message, error.headers))
+
+
+async def _validation_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    problems = error.errors()
+    if any(problem.get("type") == "json_invalid" for problem in problems):
+        return json_error(ApiError(400, "MalformedBody", "The request body is not valid JSON."))
+    # Location and reason only: echoing the input could echo whatever the caller sent.
+    where = "; ".join(
+        f"{'.'.join(str(part) for part in problem.get('loc', ()))}: {problem.get('msg', 'invalid')}"
+        for problem in problems[:5]
+    )
+    return json_error(
+        ApiError(422, "InvalidRequest", f"The request does not match the API schema ({where}).")
     )

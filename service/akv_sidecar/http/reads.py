@@ -18,12 +18,14 @@ from time import perf_counter
 
 from starlette.types import Message, Scope
 
-from akv_sidecar.cache.cache import Hit, SecretCache
+from akv_sidecar.cache.cache import SecretCache
+from akv_sidecar.cache.outcomes import Declined, Hit
 from akv_sidecar.cache.store import Entry, Key
 from akv_sidecar.config.schema import SECRET_NAME, VAULT_NAME, VERSION, VaultConfig
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.http.auth import Authenticator, Caller
-from akv_sidecar.http.errors import ApiError
+from akv_sidecar.http.errors import ApiError, unserved_error
+from akv_sidecar.keyvault.outcomes import Failed
 from akv_sidecar.ops.records import ReadRecord, Records
 
 __all__ = ["BatchItem", "Reads", "Rendered", "cache_headers", "peer"]
@@ -171,9 +173,12 @@ class Reads:
         try:
             config = self._resolve(caller, vault, name, version)
             if refresh:
-                hit = await self._cache.refresh(config, name)
+                outcome = await self._cache.refresh(config, name)
             else:
-                hit = await self._cache.read(config, name, version)
+                outcome = await self._cache.read(config, name, version)
+            if isinstance(outcome, Failed | Declined):
+                raise unserved_error(config.name, name, outcome, self._cache.settings)
+            hit = outcome
         except ApiError as error:
             self._record(caller, vault, name, version, error.code, "none", started, client)
             raise

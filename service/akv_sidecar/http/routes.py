@@ -6,7 +6,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
-from akv_sidecar.cache.cache import Hit, SecretCache
+from akv_sidecar.cache.cache import SecretCache
+from akv_sidecar.cache.outcomes import Hit
 from akv_sidecar.http.auth import Caller
 from akv_sidecar.http.errors import ApiError
 from akv_sidecar.http.models import (

@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from akv_sidecar.cache.outcomes import Declined, Hit, Unserved
 from akv_sidecar.config.loading import read_secret_setting
 from akv_sidecar.config.schema import EventsConfig
 from akv_sidecar.core.errors import ConfigError
+from akv_sidecar.keyvault.outcomes import Failed
 from akv_sidecar.ops.metrics import Metrics
 
 __all__ = [
@@ -155,7 +157,7 @@ class EventGridReceiver:
         self,
         webhook_secret: str,
         *,
-        refresh: Callable[[str, str], Awaitable[None]],
+        refresh: Callable[[str, str], Awaitable[Hit | Unserved]],
         is_served: Callable[[str, str], bool],
         metrics: Metrics,
     ) -> None:
@@ -196,13 +198,14 @@ class EventGridReceiver:
         }
 
     async def _rotate(self, event: SecretEvent) -> bool:
-        try:
-            await self._refresh(event.vault, event.secret)
-        except Exception as error:  # the scheduled refresh still runs; Event Grid needs no retry
+        outcome = await self._refresh(event.vault, event.secret)
+        if isinstance(outcome, Failed | Declined):
+            # The scheduled refresh still runs; Event Grid needs no retry.
             self._metrics.count_event(_short(event.event_type), "failed")
+            reason = outcome.kind.value if isinstance(outcome, Failed) else outcome.refusal.value
             logger.warning(
                 "refresh after a new-version event failed",
-                extra={"vault": event.vault, "secret": event.secret, "error": type(error).__name__},
+                extra={"vault": event.vault, "secret": event.secret, "error": reason},
             )
             return False
         self._metrics.count_event(_short(event.event_type), "refreshed")

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp
 from uvicorn.server import ServerState
 
 from akv_sidecar.config.schema import Config
-from akv_sidecar.server.app import create_app, create_metrics_app
+from akv_sidecar.http.app import create_app, create_metrics_app
 from akv_sidecar.server.listeners import check_exposure, tcp_socket, unix_socket
 from akv_sidecar.server.sidecar import Sidecar
 from akv_sidecar.server.tls import ReloadableTLS
