@@ -13,7 +13,7 @@ import pytest
 
 from akv_sidecar import ApiError, ConfigError
 from akv_sidecar.cache.policy import NegativeCache, RateLimit, SingleFlight, refresh_delay
-from akv_sidecar.cache.store import Store, make_entry
+from akv_sidecar.cache.store import Store, age_tenths, make_entry
 from akv_sidecar.config.schema import AuthConfig, TokenConfig, VaultConfig
 from akv_sidecar.core.backoff import Backoff
 from akv_sidecar.http.auth import Authenticator, Caller
@@ -129,7 +129,7 @@ def test_entry_prebuilt_body_and_masked_repr() -> None:
     assert "s3cr3t-value" not in repr(secret)
     entry = make_entry("kv1", secret, fetched_at=1_700_000_000.0, fetched_mono=5.0)
     assert "s3cr3t-value" not in repr(entry)
-    body = json.loads(entry.render(entry.age(7.5), stale=True))
+    body = json.loads(entry.render(age_tenths(entry.age(7.5)), stale=True))
     assert body == {
         "vault": "kv1",
         "name": "Bronze",
@@ -172,15 +172,15 @@ def test_authenticator_keeps_hashes_and_decides(
         "test.yaml",
     )
     assert token not in repr(vars(auth))
-    for header in (None, "", "Basic abc", "Bearer", "Bearer  "):
+    for header in (None, b"", b"Basic abc", b"Bearer", b"Bearer  "):
         with pytest.raises(ApiError) as caught:
             auth.authenticate(header)
         assert caught.value.status == 401
         assert caught.value.headers == {"WWW-Authenticate": "Bearer"}
     with pytest.raises(ApiError) as caught:
-        auth.authenticate("Bearer wrong-token-value")
+        auth.authenticate(b"Bearer wrong-token-value")
     assert caught.value.status == 403
-    jobs = auth.authenticate(f"bearer {token}")
+    jobs = auth.authenticate(f"bearer {token}".encode())
     assert jobs.name == "jobs"
     ops = auth.identify(f"Bearer {'o' * 24}".encode())
     assert ops is not None
@@ -201,7 +201,7 @@ def test_identify_knows_every_form_of_a_bearer_header(monkeypatch: pytest.Monkey
     for header in accepted + refused:
         fast = auth.identify(header.encode())
         try:
-            full: Caller | None = auth.authenticate(header)
+            full: Caller | None = auth.authenticate(header.encode())
         except ApiError:
             full = None
         assert fast == full, header
@@ -240,7 +240,7 @@ def test_a_cached_rendering_never_shows_the_value_in_its_repr() -> None:
 
     secret = SecretData("Bronze", "s3cr3t-value", "ab" * 16)
     entry = make_entry("kv1", secret, fetched_at=0.0, fetched_mono=0.0)
-    body = {"type": "http.response.body", "body": entry.render(0.0, stale=False)}
+    body = {"type": "http.response.body", "body": entry.render(0, stale=False)}
     rendering = Rendered(entry, 0, {"type": "http.response.start"}, body)
     assert b"s3cr3t-value" in rendering.body["body"]
     assert "s3cr3t-value" not in repr(rendering)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from akv_sidecar.core.timestamps import iso_time
 from akv_sidecar.keyvault.secret import SecretData
 
-__all__ = ["Entry", "Key", "Store", "make_entry"]
+__all__ = ["Entry", "Key", "Store", "age_tenths", "make_entry"]
 
 Key = tuple[str, str]  # (vault, secret name), both lower-cased
 VersionKey = tuple[str, str, str]  # (vault, secret name, version), all lower-cased
@@ -36,10 +36,18 @@ class Entry:
     def age(self, now_mono: float) -> float:
         return max(now_mono - self.fetched_mono, 0.0)
 
-    def render(self, age: float, stale: bool) -> bytes:
-        """The JSON body for one response: the prebuilt part plus age and staleness."""
+    def render(self, tenths: int, stale: bool) -> bytes:
+        """The JSON body for one response: the prebuilt part plus age (from ``age_tenths``) and
+        staleness."""
         tail = b',"stale":true}' if stale else b',"stale":false}'
-        return self.body_prefix + b',"age_seconds":' + f"{age:.1f}".encode() + tail
+        age = f"{tenths // 10}.{tenths % 10}".encode()
+        return self.body_prefix + b',"age_seconds":' + age + tail
+
+
+def age_tenths(age: float) -> int:
+    """An age as callers see it, in whole tenths of a second, truncated: the one rounding rule
+    of every response (body and Age header) on every path."""
+    return int(max(age, 0.0) * 10)
 
 
 def make_entry(vault: str, secret: SecretData, fetched_at: float, fetched_mono: float) -> Entry:

@@ -1,7 +1,8 @@
 """The outermost ASGI layer: cache hits served from prebuilt bytes, in front of the guarded app.
 
 A ``GET /v1/vaults/{vault}/secrets/{name}`` that is a cache hit for an authorised caller, within
-every request limit, costs one pass over the headers, a hash of the Authorization header and a few
+every request limit (the request checks of ``checks``, the same the guard applies), with no body,
+costs one pass over the headers, a hash of the Authorization header and a few
 dict lookups: its path was split and checked when it first served a hit, and its headers and body
 were rendered by an earlier read (see `Reads.fast`). Everything else
 (misses, errors, other routes, requests over a limit) goes to the request guard and FastAPI behind
@@ -14,6 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from akv_sidecar.cache.store import Key
 from akv_sidecar.config.schema import SECRET_NAME, VAULT_NAME
+from akv_sidecar.http.checks import Admitted
 from akv_sidecar.http.guard import RequestGuard
 from akv_sidecar.http.reads import Reads, Rendered, peer
 from akv_sidecar.ops.metrics import Metrics
@@ -30,6 +32,7 @@ class FastPath:
         self.app = app
         self._reads = reads
         self._metrics = metrics
+        self._inspect = app.checks.inspect
         self._known_paths: dict[str, Key] = {}  # path -> lower-cased (vault, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,11 +71,14 @@ class FastPath:
         return served
 
     def _hit(self, scope: Scope, key: Key) -> Rendered | None:
-        """The prebuilt response of a cache hit within every limit, or None for the full path."""
-        authorization = self.app.fast_authorization(scope)
-        if authorization is None:
+        """The prebuilt response of a cache hit within every limit, or None for the full path.
+
+        The checks are the guard's own: whatever they refuse, the guard answers.
+        """
+        checked = self._inspect(scope["headers"])
+        if type(checked) is not Admitted or checked.authorization is None or checked.has_body:
             return None
-        served = self._reads.fast(authorization, key, peer(scope))
+        served = self._reads.fast(checked.authorization, key, peer(scope))
         if served is not None:
             self._metrics.fast_hits += 1
         return served

@@ -1,22 +1,15 @@
-"""The request guard: hardening limits in front of FastAPI, and the per-route request counter.
+"""The request guard: the request checks applied in front of FastAPI, and the per-route counter.
 
-Every request that the fast path does not answer passes here, and is refused with a JSON error when
-
-- it carries `X-Forwarded-For` (400) and limits.forwarded_for is `reject`: a sidecar reached
-  through a proxy is usually a request forgery (SSRF), and when it is not, the config says so;
-- its headers exceed limits.max_header_bytes (names and values summed) or limits.max_headers (431);
-- its body exceeds limits.max_body_bytes, announced by Content-Length or streamed (413);
-- limits.max_concurrency requests are already in flight, or more than limits.max_connections
-  connections are open (429 with `Retry-After: 1`; the extra connection is closed).
+Every request that the fast path does not answer passes here and is refused with a JSON error when
+``checks.RequestChecks`` refuses it (forwarded, headers too large, two Authorization headers, body
+too large, too many connections), when its chunked body outgrows limits.max_body_bytes, or when
+limits.max_concurrency requests are already in flight (429 with `Retry-After: 1`).
 
 Probes and scrapes (/healthz, /readyz, /metrics) answer from memory and never wait on Key Vault, so
 they neither count toward nor are refused by max_concurrency: a sidecar busy with slow misses must
-not fail its probes and get restarted, losing its cache. The connection limit applies to them too.
-
-The fast path asks `fast_authorization()` first: one pass over the headers that says whether a
-request is within every limit (and returns its Authorization header); any other request takes the
-guarded path and gets its error here. Requests are counted per (route template, status) in the
-plain `Metrics` dict, never in prometheus-client.
+not fail its probes and get restarted, losing its cache. Cache hits are not counted either: the fast
+path answers them without waiting. Requests are counted per (route template, status) in the plain
+`Metrics` dict, never in prometheus-client.
 """
 
 from __future__ import annotations
@@ -27,6 +20,12 @@ from collections.abc import Callable, Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from akv_sidecar.config.schema import LimitsConfig
+from akv_sidecar.http.checks import (
+    Admitted,
+    RequestChecks,
+    body_too_large_error,
+    too_busy_error,
+)
 from akv_sidecar.http.errors import ApiError
 from akv_sidecar.ops.metrics import Metrics
 
@@ -79,11 +78,10 @@ class RequestGuard:
         open_connections: Callable[[], int] | None = None,
     ) -> None:
         self.app = app
+        self.checks = RequestChecks(limits, open_connections)
         self._limits = limits
-        self._reject_forwarded = limits.forwarded_for == "reject"
         self._metrics = metrics
         self._routes = routes
-        self._open_connections = open_connections
         self._in_flight = 0
 
     @property
@@ -91,71 +89,15 @@ class RequestGuard:
         """Requests being answered behind the guard right now."""
         return self._in_flight
 
-    def fast_authorization(self, scope: Scope) -> bytes | None:
-        """The raw Authorization header of a request within every limit, else None.
-
-        One pass over the headers; None sends the request down the guarded path, which answers
-        whatever is wrong with it.
-        """
-        size, authorization = 0, None
-        for name, value in scope["headers"]:
-            size += len(name) + len(value)
-            if name == b"authorization":
-                authorization = value
-            elif name == b"x-forwarded-for" and self._reject_forwarded:
-                return None
-        limits = self._limits
-        if (
-            size > limits.max_header_bytes
-            or len(scope["headers"]) > limits.max_headers
-            or self._too_many_connections()
-        ):
-            return None
-        return authorization
-
-    def _too_many_connections(self) -> bool:
-        count = self._open_connections
-        return count is not None and count() > self._limits.max_connections
-
-    def _check(self, scope: Scope, *, counted: bool) -> int | None:
-        """Raise the ApiError for a request over a limit; return its Content-Length if any.
-
-        ``counted`` requests are the ones max_concurrency applies to.
-        """
-        limits = self._limits
-        size, length = 0, None
-        for name, value in scope["headers"]:
-            size += len(name) + len(value)
-            if name == b"x-forwarded-for" and self._reject_forwarded:
-                raise ApiError(
-                    400,
-                    "ForwardedRequest",
-                    "Requests relayed with X-Forwarded-For are refused. Call the sidecar directly,"
-                    " or set limits.forwarded_for: allow if it runs behind a trusted proxy.",
-                )
-            if name == b"content-length" and value.isdigit():
-                length = int(value)
-        if size > limits.max_header_bytes or len(scope["headers"]) > limits.max_headers:
-            raise ApiError(431, "HeadersTooLarge", "The request headers are too large.")
-        if length is not None and length > limits.max_body_bytes:
-            raise self._body_too_large()
-        busy = counted and self._in_flight >= limits.max_concurrency
-        if busy or self._too_many_connections():
-            raise ApiError(
-                429,
-                "TooManyRequests",
-                "The sidecar is at capacity; retry shortly.",
-                {"Retry-After": "1"},
-            )
-        return length
-
-    def _body_too_large(self) -> ApiError:
-        return ApiError(
-            413,
-            "PayloadTooLarge",
-            f"The request body is larger than {self._limits.max_body_bytes} bytes;"
-            " send fewer secrets per batch.",
-        )
+    def _admit(self, scope: Scope, *, counted: bool) -> Admitted:
+        """The checked request, or the ApiError raised for it; ``counted`` requests are the ones
+        max_concurrency applies to."""
+        checked = self.checks.inspect(scope["headers"])
+        if isinstance(checked, ApiError):
+            raise checked
+        if counted and self._in_flight >= self._limits.max_concurrency:
+            raise too_busy_error()
+        return checked
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -171,8 +113,9 @@ class RequestGuard:
 
         counted = scope["path"] not in _ANSWERED_FROM_MEMORY
         try:
-            length = self._check(scope, counted=counted)
-            if length is None and scope["method"] in _BODY_METHODS:
+            admitted = self._admit(scope, counted=counted)
+            unannounced = admitted.content_length is None and scope["method"] in _BODY_METHODS
+            if admitted.chunked or unannounced:
                 receive = await self._buffered(receive)
             self._in_flight += counted
             try:
@@ -196,7 +139,7 @@ class RequestGuard:
             chunks.append(message.get("body", b""))
             received += len(chunks[-1])
             if received > self._limits.max_body_bytes:
-                raise self._body_too_large()
+                raise body_too_large_error(self._limits)
             more = message.get("more_body", False)
         replay: Message | None = {"type": "http.request", "body": b"".join(chunks)}
 

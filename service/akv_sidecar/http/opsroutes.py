@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from akv_sidecar.cache.store import Entry
+from akv_sidecar.http.auth import authorization_header
 from akv_sidecar.http.errors import ApiError
 from akv_sidecar.http.models import BEARER_SCHEME, ErrorResponse
 from akv_sidecar.ops.events import EventGridReceiver, EventPayloadError
@@ -59,7 +60,7 @@ class SubscriptionValidated(BaseModel):
 
 def build_ops_router(
     *,
-    authenticate: Callable[[str | None], object],
+    authenticate: Callable[[bytes | None], object],
     board: StatusBoard,
     entries: Callable[[], list[Entry]],
     ready: Callable[[], bool],
@@ -71,7 +72,7 @@ def build_ops_router(
     router = APIRouter()
 
     def require_caller(request: Request) -> None:
-        authenticate(request.headers.get("authorization"))
+        authenticate(authorization_header(request.scope["headers"]))
 
     if exporter is not None:
 

@@ -20,7 +20,7 @@ from starlette.types import Message, Scope
 
 from akv_sidecar.cache.cache import SecretCache
 from akv_sidecar.cache.outcomes import Declined, Hit
-from akv_sidecar.cache.store import Entry, Key
+from akv_sidecar.cache.store import Entry, Key, age_tenths
 from akv_sidecar.config.schema import SECRET_NAME, VAULT_NAME, VERSION, VaultConfig
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.http.auth import Authenticator, Caller
@@ -58,9 +58,9 @@ def peer(scope: Scope) -> str:
     return client[0] if client else "unix"
 
 
-def cache_headers(age: float, status: str) -> list[tuple[bytes, bytes]]:
-    """The headers that describe where a served value came from."""
-    return [(b"x-cache", _CACHE_STATUS[status]), (b"age", str(int(age)).encode())]
+def cache_headers(tenths: int, status: str) -> list[tuple[bytes, bytes]]:
+    """The headers that describe where a served value came from (Age in whole seconds)."""
+    return [(b"x-cache", _CACHE_STATUS[status]), (b"age", str(tenths // 10).encode())]
 
 
 class Reads:
@@ -90,7 +90,7 @@ class Reads:
         if hit is None:
             return None
         entry, age, status = hit
-        tenths = int(age * 10)
+        tenths = age_tenths(age)
         rendering = self._rendered.get(key)
         if rendering is None or rendering.entry is not entry or rendering.tenths != tenths:
             rendering = self._render(key, entry, tenths, status)
@@ -114,11 +114,11 @@ class Reads:
         return rendering
 
     def _render(self, key: Key, entry: Entry, tenths: int, status: str) -> Rendered:
-        body = entry.render(tenths / 10, status == "stale")
+        body = entry.render(tenths, status == "stale")
         headers = (
             *_HIT_HEADERS,
             (b"content-length", str(len(body)).encode()),
-            *cache_headers(tenths / 10, status),
+            *cache_headers(tenths, status),
         )
         rendering = Rendered(
             entry,
@@ -131,7 +131,7 @@ class Reads:
         self._rendered[key] = rendering
         return rendering
 
-    def caller(self, authorization: str | None) -> Caller:
+    def caller(self, authorization: bytes | None) -> Caller:
         return self._auth.authenticate(authorization)
 
     async def read(
@@ -184,7 +184,7 @@ class Reads:
             raise
         entry, age, status = hit
         self._record(caller, entry.vault, entry.name, entry.version, "ok", status, started, client)
-        return entry.render(age, status == "stale"), hit
+        return entry.render(age_tenths(age), status == "stale"), hit
 
     def _resolve(self, caller: Caller, vault: str, name: str, version: str | None) -> VaultConfig:
         if not VAULT_NAME.match(vault):

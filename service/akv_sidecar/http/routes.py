@@ -8,7 +8,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from akv_sidecar.cache.cache import SecretCache
 from akv_sidecar.cache.outcomes import Hit
-from akv_sidecar.http.auth import Caller
+from akv_sidecar.cache.store import age_tenths
+from akv_sidecar.http.auth import Caller, authorization_header
 from akv_sidecar.http.errors import ApiError
 from akv_sidecar.http.models import (
     BEARER_SCHEME,
@@ -32,7 +33,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def _secret_response(served: tuple[bytes, Hit]) -> Response:
     body, (_, age, status) = served
     response = Response(body, media_type="application/json")
-    response.raw_headers.extend(cache_headers(age, status))
+    response.raw_headers.extend(cache_headers(age_tenths(age), status))
     return response
 
 
@@ -44,7 +45,7 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
         _token: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_SCHEME)],
     ) -> Caller:
         # The raw header, not HTTPBearer's parse, decides 401 (absent, malformed) vs 403 (unknown).
-        return reads.caller(request.headers.get("authorization"))
+        return reads.caller(authorization_header(request.scope["headers"]))
 
     @router.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,115 @@
+"""The request checks: one implementation, applied to every request on both paths.
+
+The fast path (``fastpath``) and the request guard (``guard``) both call ``RequestChecks.inspect``
+on a request's headers, so a request gets the same answer whether or not it is a cache hit: the
+fast path serves only what ``inspect`` admits and leaves every refusal to the guard, which answers
+it. In the order they are applied, a request is refused when
+
+- it was relayed (`X-Forwarded-For`) and limits.forwarded_for is `reject` (400 ForwardedRequest): a
+  sidecar reached through a proxy is usually a request forgery (SSRF);
+- its headers exceed limits.max_headers or limits.max_header_bytes, names and values summed (431);
+- it carries more than one `Authorization` header (400 DuplicateAuthorization): servers and
+  proxies disagree on which one counts, so no caller is guessed;
+- its announced body (`Content-Length`) exceeds limits.max_body_bytes, whatever the method (413);
+  a chunked body is counted as it arrives, by the guard;
+- more than limits.max_connections connections are open (429, `Retry-After: 1`).
+
+What is admitted comes back as ``Admitted``: the one `Authorization` header, as the caller's bytes,
+and whether a body follows. Who the caller is (``auth.Authenticator.identify``) and how old a
+value is (``cache.store.age_tenths``) are likewise one function each, used by both paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from akv_sidecar.config.schema import LimitsConfig
+from akv_sidecar.http.errors import ApiError
+
+__all__ = ["Admitted", "RequestChecks", "body_too_large_error", "too_busy_error"]
+
+Headers = Iterable[tuple[bytes, bytes]]
+_FORWARDING = b"x-forwarded-for"
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A request within every limit: its Authorization header and what its body announces."""
+
+    authorization: bytes | None
+    content_length: int | None
+    chunked: bool
+
+    @property
+    def has_body(self) -> bool:
+        return self.chunked or bool(self.content_length)
+
+
+class RequestChecks:
+    """The limits of one service, checked over a request's raw headers in one pass."""
+
+    def __init__(
+        self, limits: LimitsConfig, open_connections: Callable[[], int] | None = None
+    ) -> None:
+        self._limits = limits
+        self._reject_forwarded = limits.forwarded_for == "reject"
+        self._open_connections = open_connections
+
+    def inspect(self, headers: list[tuple[bytes, bytes]]) -> Admitted | ApiError:
+        """``Admitted`` for a request within every limit, else the error to answer it with."""
+        limits = self._limits
+        size, count = 0, 0
+        authorization, authorizations = None, 0
+        length, chunked, forwarded = None, False, False
+        for name, value in headers:
+            size += len(name) + len(value)
+            count += 1
+            if name == b"authorization":
+                authorization = value
+                authorizations += 1
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else None
+            elif name == b"transfer-encoding":
+                chunked = True
+            elif name == _FORWARDING:
+                forwarded = True
+        if forwarded and self._reject_forwarded:
+            return ApiError(
+                400,
+                "ForwardedRequest",
+                "Requests relayed with X-Forwarded-For are refused. Call the sidecar directly,"
+                " or set limits.forwarded_for: allow if it runs behind a trusted proxy.",
+            )
+        if size > limits.max_header_bytes or count > limits.max_headers:
+            return ApiError(431, "HeadersTooLarge", "The request headers are too large.")
+        if authorizations > 1:
+            return ApiError(
+                400,
+                "DuplicateAuthorization",
+                f"The request carries {authorizations} Authorization headers; send exactly one.",
+            )
+        if length is not None and length > limits.max_body_bytes:
+            return body_too_large_error(limits)
+        if self._too_many_connections():
+            return too_busy_error()
+        return Admitted(authorization, length, chunked)
+
+    def _too_many_connections(self) -> bool:
+        count = self._open_connections
+        return count is not None and count() > self._limits.max_connections
+
+
+def body_too_large_error(limits: LimitsConfig) -> ApiError:
+    return ApiError(
+        413,
+        "PayloadTooLarge",
+        f"The request body is larger than {limits.max_body_bytes} bytes;"
+        " send fewer secrets per batch.",
+    )
+
+
+def too_busy_error() -> ApiError:
+    return ApiError(
+        429, "TooManyRequests", "The sidecar is at capacity; retry shortly.", {"Retry-After": "1"}
+    )
