@@ -16,6 +16,7 @@ from akv_sidecar.cache.policy import NegativeCache, RateLimit, SingleFlight, ref
 from akv_sidecar.cache.store import Store, age_tenths, make_entry
 from akv_sidecar.config.schema import AuthConfig, TokenConfig, VaultConfig
 from akv_sidecar.core.backoff import Backoff
+from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.http.auth import Authenticator, Caller
 from akv_sidecar.keyvault.gate import VaultGate
 from akv_sidecar.keyvault.secret import SecretData
@@ -152,7 +153,7 @@ def test_entry_prebuilt_body_and_masked_repr() -> None:
     assert store.get(("kv1", "bronze")).stale  # type: ignore[union-attr]
     store.put_version(entry)
     store.put_version(make_entry("kv1", SecretData("Bronze", "x", "cd" * 16), 0.0, 0.0))
-    assert store.get_version(("kv1", "bronze", "ab" * 16)) is None  # LRU bound
+    assert store.get_version(("kv1", "bronze", "ab" * 16)) is None  # the bound: oldest-written goes
 
 
 def test_authenticator_keeps_hashes_and_decides(
@@ -253,3 +254,19 @@ def test_listed_names_join_the_configured_ones_ignoring_case() -> None:
     assert vault.names_with() == ["Bronze"]
     assert vault.names_with(["bronze", "silver", "SILVER-2"]) == ["Bronze", "silver", "SILVER-2"]
     assert not VaultConfig("kv1", secrets=("bronze",)).lists_all
+
+
+def test_bounded_map_drops_the_least_recently_written_entry() -> None:
+    """A full map drops the entry written longest ago; reads never reorder; repr hides values."""
+    bounded: BoundedMap[str, str] = BoundedMap(2)
+    bounded["a"] = "value-a"
+    bounded["b"] = "value-b"
+    assert bounded.get("a") == "value-a"  # a read: "a" is still the oldest write
+    bounded["c"] = "value-c"
+    assert list(bounded) == ["b", "c"]
+    bounded["b"] = "value-b2"  # a rewrite makes "b" the newest
+    bounded["d"] = "value-d"
+    assert list(bounded) == ["b", "d"]
+    assert "value" not in repr(bounded)
+    with pytest.raises(ValueError, match="at least one"):
+        BoundedMap(0)

@@ -7,11 +7,11 @@ exactly; the cache (``cache.cache``) applies them.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Generic, TypeVar
 
 from akv_sidecar.core.backoff import Random
+from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.clock import Clock
 
 __all__ = ["NegativeCache", "RateLimit", "SingleFlight", "refresh_delay"]
@@ -31,16 +31,12 @@ class NegativeCache(Generic[K, V]):
     def __init__(self, clock: Clock, ttl: float, max_size: int = 10_000) -> None:
         self._clock = clock
         self._ttl = ttl
-        self._max_size = max_size
-        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._items: BoundedMap[K, tuple[float, V]] = BoundedMap(max_size)
 
     def remember(self, key: K, value: V) -> None:
         if self._ttl <= 0:
             return
         self._items[key] = (self._clock.monotonic() + self._ttl, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self._max_size:
-            self._items.popitem(last=False)
 
     def recall(self, key: K) -> V | None:
         item = self._items.get(key)
@@ -58,10 +54,12 @@ class NegativeCache(Generic[K, V]):
 class RateLimit(Generic[K]):
     """Allows one action per key per ``interval``; answers how long to wait otherwise."""
 
-    def __init__(self, clock: Clock, interval: float) -> None:
+    def __init__(self, clock: Clock, interval: float, max_size: int = 10_000) -> None:
         self._clock = clock
         self._interval = interval
-        self._last: dict[K, float] = {}
+        # The oldest-written key is the first whose interval is over: dropping it allows nothing
+        # early unless more than max_size keys acted within one interval.
+        self._last: BoundedMap[K, float] = BoundedMap(max_size)
 
     def acquire(self, key: K) -> float:
         """0 if allowed now (and counted), else the seconds until it will be."""
@@ -70,8 +68,6 @@ class RateLimit(Generic[K]):
         if last is not None and now - last < self._interval:
             return self._interval - (now - last)
         self._last[key] = now
-        if len(self._last) > 10_000:
-            self._last = {k: t for k, t in self._last.items() if now - t < self._interval}
         return 0.0
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.timestamps import iso_time
 from akv_sidecar.keyvault.secret import SecretData
 
@@ -70,12 +70,13 @@ def make_entry(vault: str, secret: SecretData, fetched_at: float, fetched_mono: 
 
 
 class Store:
-    """Latest versions keyed by (vault, name); pinned versions in a bounded LRU."""
+    """Latest versions keyed by (vault, name); pinned versions in a bounded map."""
 
     def __init__(self, max_versions: int = 1024) -> None:
         self._latest: dict[Key, Entry] = {}
-        self._versions: OrderedDict[VersionKey, Entry] = OrderedDict()
-        self._max_versions = max_versions
+        self._versions: BoundedMap[VersionKey, Entry] | None = (
+            BoundedMap(max_versions) if max_versions > 0 else None
+        )
 
     def get(self, key: Key) -> Entry | None:
         return self._latest.get(key)
@@ -92,17 +93,12 @@ class Store:
         self._latest.pop(key, None)
 
     def get_version(self, key: VersionKey) -> Entry | None:
-        entry = self._versions.get(key)
-        if entry is not None:
-            self._versions.move_to_end(key)
-        return entry
+        return None if self._versions is None else self._versions.get(key)
 
     def put_version(self, entry: Entry) -> None:
-        if self._max_versions == 0:
-            return
-        self._versions[(entry.vault.lower(), entry.name.lower(), entry.version.lower())] = entry
-        while len(self._versions) > self._max_versions:
-            self._versions.popitem(last=False)
+        if self._versions is not None:
+            key = (entry.vault.lower(), entry.name.lower(), entry.version.lower())
+            self._versions[key] = entry
 
     def entries(self) -> list[Entry]:
         """The latest entry of every secret (a snapshot, for status and metrics)."""

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 
 from akv_sidecar.config.loading import read_secret_setting
 from akv_sidecar.config.schema import AuthConfig, TokenConfig
+from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.errors import ConfigError
 from akv_sidecar.http.errors import ApiError
 
 __all__ = ["Authenticator", "Caller", "authorization_header", "read_token"]
 
 MIN_TOKEN_LENGTH = 16
+_MAX_DECISIONS = 100_000
 _BEARER = b"bearer "
 _UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 
@@ -64,7 +66,7 @@ class Authenticator:
             raise ConfigError(
                 f"No caller token configured in {source}: add one under 'auth.tokens'."
             )
-        self._decisions: dict[tuple[str, str, str], bool] = {}
+        self._decisions: BoundedMap[tuple[str, str, str], bool] = BoundedMap(_MAX_DECISIONS)
         # Set by the token file watcher: looks for replaced token files, True if it reloaded.
         self.recheck: Callable[[], bool] | None = None
 
@@ -140,8 +142,6 @@ class Authenticator:
         if decision is None:
             target = f"{vault}/{name}"
             decision = any(fnmatch.fnmatchcase(target, pattern) for pattern in caller.allow)
-            if len(self._decisions) > 100_000:
-                self._decisions.clear()
             self._decisions[key] = decision
         return decision
 

@@ -15,6 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from akv_sidecar.cache.store import Key
 from akv_sidecar.config.schema import SECRET_NAME, VAULT_NAME
+from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.http.checks import Admitted
 from akv_sidecar.http.guard import RequestGuard
 from akv_sidecar.http.reads import Reads, Rendered, peer
@@ -24,7 +25,7 @@ __all__ = ["FastPath"]
 
 _NO_STORE = (b"cache-control", b"no-store")
 _SECRETS_ROOT = ["v1", "vaults"]  # /v1/vaults/{vault}/secrets/{name}
-_MAX_KNOWN_PATHS = 4096  # read paths repeat; a full map is simply started again
+_MAX_KNOWN_PATHS = 4096  # read paths repeat
 
 
 class FastPath:
@@ -33,7 +34,7 @@ class FastPath:
         self._reads = reads
         self._metrics = metrics
         self._inspect = app.checks.inspect
-        self._known_paths: dict[str, Key] = {}  # path -> lower-cased (vault, name)
+        self._known_paths: BoundedMap[str, Key] = BoundedMap(_MAX_KNOWN_PATHS)  # -> (vault, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
@@ -65,8 +66,6 @@ class FastPath:
             return None
         served = self._hit(scope, key)
         if served is not None:
-            if len(self._known_paths) >= _MAX_KNOWN_PATHS:
-                self._known_paths.clear()
             self._known_paths[path] = key
         return served
 

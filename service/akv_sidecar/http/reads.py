@@ -22,6 +22,7 @@ from akv_sidecar.cache.cache import SecretCache
 from akv_sidecar.cache.outcomes import Declined, Hit
 from akv_sidecar.cache.store import Entry, Key, age_tenths
 from akv_sidecar.config.schema import SECRET_NAME, VAULT_NAME, VERSION, VaultConfig
+from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.http.auth import Authenticator, Caller
 from akv_sidecar.http.errors import ApiError, unserved_error
@@ -33,7 +34,7 @@ __all__ = ["BatchItem", "Reads", "Rendered", "cache_headers", "peer"]
 BatchItem = tuple[str, str, str | None]  # vault, name, version
 _CACHE_STATUS = {status: status.encode() for status in ("hit", "miss", "stale")}
 _new_record = tuple.__new__
-_MAX_RENDERINGS = 4096  # hot secrets are few; a full map is simply started again
+_MAX_RENDERINGS = 4096  # hot secrets are few
 _HIT_HEADERS = ((b"content-type", b"application/json"), (b"cache-control", b"no-store"))
 
 
@@ -71,7 +72,7 @@ class Reads:
         self._cache = cache
         self._records = records
         self._clock = clock
-        self._rendered: dict[Key, Rendered] = {}
+        self._rendered: BoundedMap[Key, Rendered] = BoundedMap(_MAX_RENDERINGS)
         # Bound once: attribute lookups are a measurable share of a fast hit.
         self._now, self._record_read = clock.time, records.add
 
@@ -126,8 +127,6 @@ class Reads:
             {"type": "http.response.start", "status": 200, "headers": headers},
             {"type": "http.response.body", "body": body},
         )
-        if len(self._rendered) >= _MAX_RENDERINGS:
-            self._rendered.clear()
         self._rendered[key] = rendering
         return rendering
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import TextIO
 
+from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.timestamps import iso_time
 from akv_sidecar.ops.records import ReadRecord
 
@@ -42,7 +43,7 @@ class AuditLog:
         # Reads repeat: the same caller reads the same secret from the same address again and
         # again, so the serialised middle of a line is kept (bounded) and only time and latency
         # are formatted per line.
-        self._middles: dict[_MiddleKey, str] = {}
+        self._middles: BoundedMap[_MiddleKey, str] = BoundedMap(_MAX_MIDDLES)
         self._second = self._millisecond = -1
         self._second_text = self._time_text = ""
 
@@ -64,8 +65,6 @@ class AuditLog:
         return self._time_text
 
     def _middle(self, key: _MiddleKey) -> str:
-        if len(self._middles) >= _MAX_MIDDLES:
-            self._middles.clear()
         caller, vault, secret, version, outcome, cache, client = key
         fields = {
             "level": "INFO",

@@ -5,8 +5,8 @@ and when the next refresh is due. The upstream client, the refresh loop and the 
 (never the request path itself); `GET /v1/status` renders it next to the store's entries.
 
 Secrets the refresher tracks are bounded by the cache; names that were fetched once and are not
-tracked (a caller asking for names that do not exist) are not, so beyond `MAX_UNTRACKED` of them
-the board forgets them all at once, keeping the tracked ones.
+tracked (a caller asking for names that do not exist) are not, so they live in a bounded map of
+`MAX_UNTRACKED`: the oldest-written goes first, and tracked ones are never forgotten.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from akv_sidecar.cache.store import Entry, Key
+from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.core.timestamps import iso_time
 from akv_sidecar.ops.records import ReadRecord
@@ -40,23 +41,19 @@ class StatusBoard:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._states: dict[Key, _SecretState] = {}
-        self._forget_at = MAX_UNTRACKED  # each forgetting moves this on: amortised O(1)
+        # Secrets with a refresh scheduled (bounded by the cache), and the rest (bounded here).
+        self._tracked: dict[Key, _SecretState] = {}
+        self._untracked: BoundedMap[Key, _SecretState] = BoundedMap(MAX_UNTRACKED)
+
+    def _find(self, key: Key) -> _SecretState | None:
+        return self._tracked.get(key) or self._untracked.get(key)
 
     def _state(self, vault: str, name: str) -> _SecretState:
         key = (vault.lower(), name.lower())
-        state = self._states.get(key)
+        state = self._find(key)
         if state is None:
-            if len(self._states) >= self._forget_at:
-                self._forget_untracked()
-            state = self._states[key] = _SecretState()
+            state = self._untracked[key] = _SecretState()
         return state
-
-    def _forget_untracked(self) -> None:
-        self._states = {
-            key: state for key, state in self._states.items() if state.next_refresh_mono is not None
-        }
-        self._forget_at = len(self._states) + MAX_UNTRACKED
 
     def record_call(self, vault: str, name: str, outcome: str, detail: str | None) -> None:
         """One Key Vault call for this secret; `detail` is the safe failure description."""
@@ -67,13 +64,16 @@ class StatusBoard:
             state.last_error_at = self._clock.time()
 
     def record_next_refresh(self, vault: str, name: str, delay: float) -> None:
-        self._state(vault, name).next_refresh_mono = self._clock.monotonic() + delay
+        key = (vault.lower(), name.lower())
+        state = self._tracked.get(key) or self._untracked.pop(key, None) or _SecretState()
+        state.next_refresh_mono = self._clock.monotonic() + delay
+        self._tracked[key] = state
 
     def count_reads(self, records: Sequence[ReadRecord]) -> None:
         """Reads served, from a drained batch (only reads that found a value count)."""
         served = Counter((r.vault, r.secret) for r in records if r.outcome == "ok")
         for (vault, secret), reads in served.items():  # a batch holds few distinct secrets
-            state = self._states.get((vault.lower(), secret.lower()))
+            state = self._find((vault.lower(), secret.lower()))
             if state is not None:
                 state.reads += reads
 
@@ -82,8 +82,8 @@ class StatusBoard:
         now_wall, now_mono = self._clock.time(), self._clock.monotonic()
         cached = {(entry.vault.lower(), entry.name.lower()): entry for entry in entries}
         secrets = []
-        for key in sorted(cached.keys() | self._states.keys()):
-            entry, state = cached.get(key), self._states.get(key, _SecretState())
+        for key in sorted(cached.keys() | self._tracked.keys() | self._untracked.keys()):
+            entry, state = cached.get(key), self._find(key) or _SecretState()
             due = state.next_refresh_mono
             secrets.append(
                 {
