@@ -48,6 +48,7 @@ _STATUS_BY_CODE: Mapping[str, int] = {
     "SecretNotFound": 404,
     "SecretDisabled": 404,
     "TooManyRequests": 429,
+    "CallerOverBudget": 429,
     "UpstreamError": 502,
     "NotReady": 503,
     "Unavailable": 503,

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from akv_sidecar.cache.outcomes import Declined, Hit, Refusal, Unserved
-from akv_sidecar.cache.policy import NegativeCache, RateLimit, SingleFlight
+from akv_sidecar.cache.policy import NegativeCache, RateLimit, SingleFlight, Spend
 from akv_sidecar.cache.refresher import GONE, Refresher, RefreshObserver
 from akv_sidecar.cache.store import Entry, Key, Store, make_entry
 from akv_sidecar.config.schema import Config, VaultConfig
@@ -74,12 +74,20 @@ class SecretCache:
         return entry, age, "stale" if entry.stale else "hit"
 
     async def read(
-        self, vault: VaultConfig, name: str, version: str | None = None
+        self,
+        vault: VaultConfig,
+        name: str,
+        version: str | None = None,
+        *,
+        spend: Spend | None = None,
     ) -> Hit | Unserved:
-        """The secret for a caller: from the cache, or fetched once for every concurrent caller."""
+        """The secret for a caller: from the cache, or fetched once for every concurrent caller.
+
+        ``spend`` is the caller's budget of Key Vault calls: asked only when this read starts one.
+        """
         key = (vault.name.lower(), name.lower())
         if version is not None:
-            return await self._read_version(vault, name, version)
+            return await self._read_version(vault, name, version, spend)
         hit = self.lookup(*key)
         if hit is not None:
             return hit
@@ -88,9 +96,13 @@ class SecretCache:
             return remembered
         if self.store.get(key) is not None:
             return Declined(Refusal.TOO_STALE)
-        return self._unlisted(vault, name) or await self._fetch_shared(vault, name, wait=False)
+        return self._unlisted(vault, name) or await self._fetch_shared(
+            vault, name, wait=False, spend=spend
+        )
 
-    async def refresh(self, vault: VaultConfig, name: str) -> Hit | Unserved:
+    async def refresh(
+        self, vault: VaultConfig, name: str, *, spend: Spend | None = None
+    ) -> Hit | Unserved:
         """Fetch now for a caller whose value was just rejected; once per secret per interval."""
         key = (vault.name.lower(), name.lower())
         unlisted = self._unlisted(vault, name)
@@ -100,7 +112,7 @@ class SecretCache:
         if wait > 0:
             return Declined(Refusal.TOO_SOON, wait)
         self._negative.forget(key)
-        return await self._fetch_shared(vault, name, wait=False)
+        return await self._fetch_shared(vault, name, wait=False, spend=spend)
 
     def serves(self, vault: str, name: str) -> bool:
         """Whether the secret is configured or already cached (and so worth refreshing)."""
@@ -124,7 +136,9 @@ class SecretCache:
         self._negative.forget((config.name.lower(), name.lower()))
         return await self._fetch_shared(config, name, wait=False)
 
-    async def _read_version(self, vault: VaultConfig, name: str, version: str) -> Hit | Unserved:
+    async def _read_version(
+        self, vault: VaultConfig, name: str, version: str, spend: Spend | None = None
+    ) -> Hit | Unserved:
         key = (vault.name.lower(), name.lower(), version.lower())
         latest = self.store.get(key[:2])
         entry = (
@@ -145,6 +159,9 @@ class SecretCache:
             self.store.put_version(fetched)
             return fetched
 
+        over_budget = self._over_budget(key, spend)
+        if over_budget is not None:
+            return over_budget
         result = await self._flights.run(key, fetch)
         return result if isinstance(result, Failed) else (result, 0.0, "miss")
 
@@ -160,11 +177,23 @@ class SecretCache:
 
     # --- fetching ----------------------------------------------------------------------------
 
-    async def _fetch_shared(self, vault: VaultConfig, name: str, *, wait: bool) -> Hit | Failed:
+    def _over_budget(self, key: tuple[str, ...], spend: Spend | None) -> Declined | None:
+        """Declined when this read would start a Key Vault call its caller has no budget for;
+        joining a call already in flight costs nothing."""
+        if spend is None or self._flights.in_flight(key):
+            return None
+        wait = spend()
+        return Declined(Refusal.OVER_BUDGET, wait) if wait > 0 else None
+
+    async def _fetch_shared(
+        self, vault: VaultConfig, name: str, *, wait: bool, spend: Spend | None = None
+    ) -> Hit | Unserved:
         """One Key Vault call per secret however many callers wait."""
-        result = await self._flights.run(
-            (vault.name.lower(), name.lower()), lambda: self._fetch_latest(vault, name, wait=wait)
-        )
+        key = (vault.name.lower(), name.lower())
+        over_budget = self._over_budget(key, spend)
+        if over_budget is not None:
+            return over_budget
+        result = await self._flights.run(key, lambda: self._fetch_latest(vault, name, wait=wait))
         return result if isinstance(result, Failed) else (result, 0.0, "miss")
 
     async def _fetch_latest(self, vault: VaultConfig, name: str, *, wait: bool) -> Entry | Failed:

@@ -23,6 +23,9 @@ class Refusal(enum.Enum):
     NOT_LISTED = "not_listed"  # not configured for the vault, and cache.on_demand is off
     TOO_SOON = "too_soon"  # refreshed by hand less than cache.manual_refresh_interval ago
     NO_SUCH_VAULT = "no_such_vault"
+    OVER_BUDGET = (
+        "over_budget"  # the caller spent its budget of Key Vault calls (limits.upstream_*)
+    )
 
 
 @dataclass(frozen=True, slots=True)

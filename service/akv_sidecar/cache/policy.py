@@ -14,7 +14,7 @@ from akv_sidecar.core.backoff import Random
 from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.clock import Clock
 
-__all__ = ["NegativeCache", "RateLimit", "SingleFlight", "refresh_delay"]
+__all__ = ["NegativeCache", "RateLimit", "SingleFlight", "Spend", "TokenBucket", "refresh_delay"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -69,6 +69,29 @@ class RateLimit(Generic[K]):
             return self._interval - (now - last)
         self._last[key] = now
         return 0.0
+
+
+Spend = Callable[[], float]  # 0 when an action may go now (and is counted), else seconds to wait
+
+
+class TokenBucket:
+    """``rate`` actions a second on average, bursts of up to ``burst``; ``take`` is a Spend."""
+
+    def __init__(self, clock: Clock, rate: float, burst: int) -> None:
+        self._clock = clock
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._at = clock.monotonic()
+
+    def take(self) -> float:
+        now = self._clock.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self._rate
 
 
 class SingleFlight(Generic[K, V]):

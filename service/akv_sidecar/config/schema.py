@@ -278,6 +278,10 @@ class LimitsConfig:
     max_concurrency: int = setting(512, integer(1, 100_000))
     max_connections: int = setting(1024, integer(1, 100_000))
     forwarded_for: str = setting("reject", text(choices=FORWARDED_FOR))
+    # Key Vault calls a caller's reads may start, per second and in a burst (0: no budget). Well
+    # under Key Vault's ~400/s per vault, so one caller cannot throttle the vault for everyone.
+    upstream_rate: int = setting(20, integer(0, 10_000))
+    upstream_burst: int = setting(50, integer(1, 100_000))
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,16 @@ def _declined_error(vault: str, name: str, declined: Declined, cache: CacheConfi
             f"retry after {seconds} s.",
             {"Retry-After": str(seconds)},
         )
+    if refusal is Refusal.OVER_BUDGET:
+        seconds = math.ceil(declined.retry_after or 1)
+        return ApiError(
+            429,
+            "CallerOverBudget",
+            f"Reading {target} needs a Key Vault call, and this caller has used its budget of "
+            "Key Vault calls (limits.upstream_rate, limits.upstream_burst); cached secrets are "
+            f"still served. Retry after {seconds} s.",
+            {"Retry-After": str(seconds)},
+        )
     if refusal is Refusal.NOT_LISTED:
         return ApiError(
             404,

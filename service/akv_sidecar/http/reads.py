@@ -20,8 +20,9 @@ from starlette.types import Message, Scope
 
 from akv_sidecar.cache.cache import SecretCache
 from akv_sidecar.cache.outcomes import Declined, Hit
+from akv_sidecar.cache.policy import Spend, TokenBucket
 from akv_sidecar.cache.store import Entry, Key, age_tenths
-from akv_sidecar.config.schema import SECRET_NAME, VAULT_NAME, VERSION, VaultConfig
+from akv_sidecar.config.schema import SECRET_NAME, VAULT_NAME, VERSION, LimitsConfig, VaultConfig
 from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.http.auth import Authenticator, Caller
@@ -29,7 +30,7 @@ from akv_sidecar.http.errors import ApiError, unserved_error
 from akv_sidecar.keyvault.outcomes import Failed
 from akv_sidecar.ops.records import ReadRecord, Records
 
-__all__ = ["BatchItem", "Reads", "Rendered", "cache_headers", "peer"]
+__all__ = ["BatchItem", "CallerBudgets", "Reads", "Rendered", "cache_headers", "peer"]
 
 BatchItem = tuple[str, str, str | None]  # vault, name, version
 _CACHE_STATUS = {status: status.encode() for status in ("hit", "miss", "stale")}
@@ -64,14 +65,39 @@ def cache_headers(tenths: int, status: str) -> list[tuple[bytes, bytes]]:
     return [(b"x-cache", _CACHE_STATUS[status]), (b"age", str(tenths // 10).encode())]
 
 
+class CallerBudgets:
+    """Each caller's budget of Key Vault calls its reads may start (limits.upstream_rate and
+    limits.upstream_burst): one caller reading made-up names cannot throttle the vault."""
+
+    def __init__(self, clock: Clock, limits: LimitsConfig) -> None:
+        self._clock = clock
+        self._rate = limits.upstream_rate
+        self._burst = limits.upstream_burst
+        self._buckets: dict[str, TokenBucket] = {}  # per configured caller: bounded by the config
+
+    def spend_for(self, caller: Caller) -> Spend | None:
+        if self._rate == 0:
+            return None
+        bucket = self._buckets.get(caller.name)
+        if bucket is None:
+            bucket = self._buckets[caller.name] = TokenBucket(self._clock, self._rate, self._burst)
+        return bucket.take
+
+
 class Reads:
     def __init__(
-        self, auth: Authenticator, cache: SecretCache, records: Records, clock: Clock
+        self,
+        auth: Authenticator,
+        cache: SecretCache,
+        records: Records,
+        clock: Clock,
+        limits: LimitsConfig,
     ) -> None:
         self._auth = auth
         self._cache = cache
         self._records = records
         self._clock = clock
+        self._budgets = CallerBudgets(clock, limits)
         self._rendered: BoundedMap[Key, Rendered] = BoundedMap(_MAX_RENDERINGS)
         # Bound once: attribute lookups are a measurable share of a fast hit.
         self._now, self._record_read = clock.time, records.add
@@ -171,10 +197,11 @@ class Reads:
         started = perf_counter()
         try:
             config = self._resolve(caller, vault, name, version)
+            spend = self._budgets.spend_for(caller)
             if refresh:
-                outcome = await self._cache.refresh(config, name)
+                outcome = await self._cache.refresh(config, name, spend=spend)
             else:
-                outcome = await self._cache.read(config, name, version)
+                outcome = await self._cache.read(config, name, version, spend=spend)
             if isinstance(outcome, Failed | Declined):
                 raise unserved_error(config.name, name, outcome, self._cache.settings)
             hit = outcome

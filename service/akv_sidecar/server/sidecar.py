@@ -69,7 +69,7 @@ class Sidecar:
         audit = AuditLog(audit_stream or sys.stdout, config.log_format)
         sinks = (audit.write, self.metrics.observe_reads, self.status.count_reads)
         self.records = Records(sinks=sinks)
-        self.reads = Reads(self.auth, self.cache, self.records, self.clock)
+        self.reads = Reads(self.auth, self.cache, self.records, self.clock, config.limits)
         self.exporter = MetricsExporter(self.metrics, self._fetch_times, lambda: self.cache.ready)
         self.events: EventGridReceiver | None = None
         if config.events.enabled:
