@@ -209,6 +209,8 @@ class TokenConfig:
     token_file: str | None = setting(None, text())
     token_env: str | None = setting(None, text())
     allow: tuple[str, ...] = setting(("*",), strings(text()))
+    # An operator's token: /v1/status shows it every secret, not only those its allow covers.
+    admin: bool = setting(False, boolean)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ def create_app(sidecar: Served, *, open_connections: Callable[[], int] | None = 
     api.include_router(
         build_ops_router(
             authenticate=sidecar.reads.caller,
+            shows=sidecar.reads.shows,
             board=sidecar.status,
             entries=sidecar.cache.store.entries,
             ready=lambda: sidecar.cache.ready,

@@ -32,10 +32,11 @@ _UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """A configured caller: its name and allow patterns (lower-cased)."""
+    """A configured caller: its name, allow patterns (lower-cased) and whether it is an admin."""
 
     name: str
     allow: tuple[str, ...]
+    admin: bool = False
 
 
 def read_token(token: TokenConfig, path: str, source: str) -> str:
@@ -80,7 +81,8 @@ class Authenticator:
         callers, by_header = [], {}
         for index, token in enumerate(self._config.tokens):
             value = read_token(token, f"auth.tokens[{index}]", self._source).encode()
-            caller = Caller(token.name, tuple(pattern.lower() for pattern in token.allow))
+            allow = tuple(pattern.lower() for pattern in token.allow)
+            caller = Caller(token.name, allow, token.admin)
             callers.append((_digest(value), caller))
             by_header[_digest(b"Bearer " + value)] = caller
         return callers, by_header

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from akv_sidecar.cache.store import Entry
-from akv_sidecar.http.auth import authorization_header
+from akv_sidecar.http.auth import Caller, authorization_header
 from akv_sidecar.http.errors import ApiError
 from akv_sidecar.http.models import BEARER_SCHEME, ErrorResponse
 from akv_sidecar.ops.events import EventGridReceiver, EventPayloadError
@@ -60,7 +60,8 @@ class SubscriptionValidated(BaseModel):
 
 def build_ops_router(
     *,
-    authenticate: Callable[[bytes | None], object],
+    authenticate: Callable[[bytes | None], Caller],
+    shows: Callable[[Caller, str, str], bool],
     board: StatusBoard,
     entries: Callable[[], list[Entry]],
     ready: Callable[[], bool],
@@ -71,8 +72,8 @@ def build_ops_router(
     """`exporter` None leaves /metrics off this app (it is on its own port, or disabled)."""
     router = APIRouter()
 
-    def require_caller(request: Request) -> None:
-        authenticate(authorization_header(request.scope["headers"]))
+    def require_caller(request: Request) -> Caller:
+        return authenticate(authorization_header(request.scope["headers"]))
 
     if exporter is not None:
 
@@ -97,9 +98,14 @@ def build_ops_router(
     async def status(
         request: Request, _token: HTTPAuthorizationCredentials | None = _BEARER
     ) -> dict[str, Any]:
-        """Per secret, without values: version, age, staleness, last error, next refresh, counts."""
-        require_caller(request)
-        return board.render(entries(), ready=ready())
+        """Per secret, without values: version, age, staleness, last error, next refresh, counts;
+        only the secrets the caller may read (every one for an admin token)."""
+        caller = require_caller(request)
+        document = board.render(entries(), ready=ready())
+        document["secrets"] = [
+            row for row in document["secrets"] if shows(caller, row["vault"], row["name"])
+        ]
+        return document
 
     def checked(code: str | None) -> EventGridReceiver:
         if receiver is None:

@@ -159,6 +159,10 @@ class Reads:
     def caller(self, authorization: bytes | None) -> Caller:
         return self._auth.authenticate(authorization)
 
+    def shows(self, caller: Caller, vault: str, name: str) -> bool:
+        """Whether operations pages may show this caller the secret (its name, version, state)."""
+        return caller.admin or self._auth.allowed(caller, vault.lower(), name.lower())
+
     async def read(
         self, caller: Caller, vault: str, name: str, version: str | None, client: str
     ) -> tuple[bytes, Hit]:
