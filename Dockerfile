@@ -2,7 +2,8 @@
 # akv-sidecar image: one uvicorn process, non-root, ready for a read-only root filesystem.
 #   docker build -t akv-sidecar:0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
 #   docker run --read-only --tmpfs /tmp -v "$PWD/config.yaml:/etc/akv-sidecar/config.yaml:ro" akv-sidecar:0.1.0
-# The recipe below is exercised without Docker by tests/deploy/test_docker_recipe.py.
+# The recipe below is exercised without Docker by tests/deploy/test_docker_recipe.py; the version in the
+# tags and ARG VERSION is pyproject.toml's (tests/deploy/test_versions.py checks).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -15,9 +16,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /src
 COPY deploy/docker/install.sh /usr/local/bin/akv-sidecar-install
-# Dependencies in their own layer: rebuilt only when pyproject.toml changes.
-COPY pyproject.toml README.md ./
+# Dependencies in their own layer, exactly locks/service.txt (versions and hashes): rebuilt only when it changes.
+COPY locks/service.txt locks/
 RUN akv-sidecar-install deps /src /opt/akv-sidecar/venv
+COPY pyproject.toml README.md ./
 COPY service/ service/
 COPY client/ client/
 COPY emulator/ emulator/

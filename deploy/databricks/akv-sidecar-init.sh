@@ -13,7 +13,7 @@
 #                                        AZURE_CLIENT_ID alone to pick a user-assigned managed identity
 #   AKV_SIDECAR_PORT           8787
 #   AKV_SIDECAR_PIP_SPEC       akv-sidecar[service]==0.1.0   what pip installs (a wheel path or a mirror's name)
-#   AKV_SIDECAR_PYTHON         /databricks/python3/bin/python3 if present, else python3
+#   AKV_SIDECAR_PYTHON         /databricks/python3/bin/python3 if present, else python3 (3.11+: Runtime 15+)
 #   AKV_SIDECAR_READY_TIMEOUT  180 seconds; past it the script fails and so does the cluster start
 #   ROOT                       empty; a prefix for every path written (tests run the script in a temp root)
 #
@@ -162,6 +162,9 @@ wait_until_ready() {
 
 install_sidecar() {
     if [[ ! -x "$venv/bin/akv-sidecar" ]]; then
+        # Databricks Runtime 13 and 14 ship Python 3.10; the sidecar service needs 3.11 (Runtime 15+).
+        "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+            die "the sidecar needs Python 3.11+; $python is not: use Databricks Runtime 15+ or set AKV_SIDECAR_PYTHON"
         log "installing $pip_spec into $venv"
         "$python" -m venv "$venv"
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$pip_spec"

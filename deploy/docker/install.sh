@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The image's install recipe, shared by the Dockerfile and tests/deploy (which runs it into a temp dir).
 #
-#   install.sh deps SRC VENV   create VENV and install the [service] dependencies named in SRC/pyproject.toml
-#   install.sh app  SRC VENV   install the akv-sidecar distribution built from SRC into VENV, no dependencies
+#   install.sh deps SRC VENV   create VENV and install exactly SRC/locks/service.txt (the [service] extra's
+#                              dependencies, every version and hash pinned by `make lock`)
+#   install.sh app  SRC VENV   add the akv-sidecar distribution built from SRC (not editable, no dependencies)
 #
-# Two steps so that the dependency layer is rebuilt only when pyproject.toml changes, not on every code edit.
+# Two steps so that the dependency layer is rebuilt only when the lock changes, not on every code edit.
+# --require-hashes: a file whose hash the lock does not list is refused.
 # Environment: UV (the uv binary, default "uv"), PYTHON (the interpreter for the venv, default "python3").
 set -euo pipefail
 
@@ -20,17 +22,17 @@ venv=$3
 uv=${UV:-uv}
 
 # Bytecode is compiled at install time: a read-only root filesystem cannot take __pycache__ later.
-install_into_venv() {
-    "$uv" pip install --quiet --python "$venv/bin/python" --compile-bytecode "$@"
+pip_into_venv() {
+    "$uv" pip "$1" --quiet --python "$venv/bin/python" --compile-bytecode "${@:2}"
 }
 
 case "$step" in
     deps)
         "$uv" venv --quiet --python "${PYTHON:-python3}" "$venv"
-        install_into_venv --requirements "$src/pyproject.toml" --extra service
+        pip_into_venv sync --require-hashes "$src/locks/service.txt"
         ;;
     app)
-        install_into_venv --no-deps "$src"
+        pip_into_venv install --no-deps "$src"
         ;;
     *)
         usage

@@ -4,6 +4,7 @@ The service is normally run as ``akv-sidecar serve --config FILE``; this package
 is what that command is built from. Test helpers live in ``akv_sidecar.testing``.
 """
 
+import akv_sidecar._python  # noqa: F401  (the Python version guard, first)
 from akv_sidecar.config.loading import load_config
 from akv_sidecar.config.schema import (
     AuthConfig,

@@ -138,6 +138,31 @@ def test_service_principal_config_names_the_secret_variable_only(tmp_path: Path)
     assert config.listen.host == "127.0.0.1"
 
 
+def python310() -> str:
+    """A Python 3.10 interpreter: Databricks Runtime 13/14's (the Makefile finds the same one)."""
+    found = sorted(Path.home().glob(".pyenv/versions/3.10.*/bin/python3.10"))
+    found += [Path(p) for p in ("/usr/bin/python3.10",) if Path(p).exists()]
+    assert found, "no Python 3.10 found (make test needs one too: PYTHON310=...)"
+    return str(found[0])
+
+
+def test_python_310_is_refused_before_installing(tmp_path: Path) -> None:
+    """A driver Python older than 3.11 stops the script with a message saying so; no venv made."""
+    result = run_script(
+        {
+            "DB_IS_DRIVER": "TRUE",
+            "ROOT": str(tmp_path),
+            "AKV_SIDECAR_VAULT": "kv1",
+            "AKV_SIDECAR_SECRETS": "a",
+            "AKV_SIDECAR_PYTHON": python310(),
+        }
+    )
+    assert result.returncode != 0
+    assert "the sidecar needs Python 3.11+" in result.stderr
+    assert "AKV_SIDECAR_PYTHON" in result.stderr
+    assert not (tmp_path / HOME / "venv").exists()
+
+
 @pytest.fixture(scope="module")
 def vault() -> Iterator[Emulator]:
     """One emulator for the module's init-script runs (the install is what takes time)."""

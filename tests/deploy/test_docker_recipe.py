@@ -10,6 +10,7 @@ UV_NO_CACHE) and `useradd` (the uid is checked statically in test_dockerfile.py)
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 import pytest
+import tomllib
 
 from akv_sidecar.testing import free_port
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from akv_emulator import Emulator
 
 REPO = Path(__file__).resolve().parents[2]
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 DEV_BIN = Path(sys.executable).parent
 NOT_REPLAYED = ("pip install", "useradd")
 IGNORED = {"ARG", "LABEL", "USER", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK", "ENTRYPOINT", "CMD"}
@@ -122,6 +125,36 @@ def runtime_env(stage: Stage, image: Image, extra: dict[str, str]) -> dict[str, 
     return clean_environ({**env, **extra})
 
 
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_versions() -> set[tuple[str, str]]:
+    """(name, version) of every package locks/service.txt pins, for any platform or Python."""
+    text = (REPO / "locks" / "service.txt").read_text(encoding="utf-8")
+    return {
+        (normalized(n), v) for n, v in re.findall(r"^([A-Za-z0-9][\w.-]*)==([^\s;\\]+)", text, re.M)
+    }
+
+
+def installed_versions(python: str) -> set[tuple[str, str]]:
+    """(name, version) of every distribution the given interpreter's environment holds."""
+    listing = subprocess.run(
+        [
+            python,
+            "-c",
+            "import importlib.metadata as m\n"
+            "for d in m.distributions(): print(d.metadata['Name'], d.version)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    pairs = (line.split() for line in listing.stdout.splitlines())
+    return {(normalized(name), version) for name, version in pairs}
+
+
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every path under root except /tmp, with its size and mtime."""
     writable = root / "tmp"
@@ -193,8 +226,13 @@ def served(
 def test_image_recipe_starts_serves_and_stops(
     served: tuple[Image, subprocess.Popen[bytes], list[str]], emulator: Emulator
 ) -> None:
-    """Installed by install.sh, ENTRYPOINT answers /healthz and /readyz, HEALTHCHECK passes."""
+    """install.sh installs locks/service.txt's versions; ENTRYPOINT serves; HEALTHCHECK passes."""
     image, process, healthcheck = served
+    installed = installed_versions(image.command(["python"])[0])
+    assert ("uvicorn", next(v for n, v in locked_versions() if n == "uvicorn")) in installed
+    assert ("akv-sidecar", VERSION) in installed
+    unpinned = installed - locked_versions() - {("akv-sidecar", VERSION)}
+    assert unpinned == set(), "installed at versions locks/service.txt does not pin"
     base = f"http://127.0.0.1:{image.env['AKV_SIDECAR_LISTEN__PORT']}"
     wait_for_status(f"{base}/readyz", lambda: process.poll() is None, timeout=30)
     assert http_status(f"{base}/healthz") == 200

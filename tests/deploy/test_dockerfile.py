@@ -51,12 +51,12 @@ def test_multi_stage_on_a_pinned_slim_python(dockerfile: Dockerfile) -> None:
 
 
 def test_dependencies_are_installed_before_the_source_is_copied(dockerfile: Dockerfile) -> None:
-    """The dependency layer sees only pyproject.toml/README.md, so code edits keep it cached."""
+    """The dependency layer sees only install.sh and locks/service.txt: code edits keep it."""
     build = dockerfile.stage("build").instructions
     runs = [i for i, item in enumerate(build) if "akv-sidecar-install deps" in item.argument]
     assert len(runs) == 1
     copied_before = [item.words()[:-1] for item in build[: runs[0]] if item.keyword == "COPY"]
-    assert copied_before == [["deploy/docker/install.sh"], ["pyproject.toml", "README.md"]]
+    assert copied_before == [["deploy/docker/install.sh"], ["locks/service.txt"]]
     source_copies = [
         i for i, item in enumerate(build) if item.keyword == "COPY" and "service/" in item.argument
     ]
