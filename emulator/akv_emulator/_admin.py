@@ -28,9 +28,10 @@ def _status_filter(raw: str | None) -> int | None:
 async def _counters(request: web.Request) -> web.Response:
     core = request.app[CORE]
     query = request.query
+    filters = (query.get("vault"), query.get("op"), query.get("secret"))
     status = _status_filter(query.get("status"))
-    count = core.counters.count(query.get("vault"), query.get("op"), query.get("secret"), status)
-    return web.json_response({"count": count, "counters": core.counters.snapshot()})
+    count = core.counters.count(*filters, status)
+    return web.json_response({"count": count, "counters": core.counters.snapshot(*filters, status)})
 
 
 async def _reset_counters(request: web.Request) -> web.Response:

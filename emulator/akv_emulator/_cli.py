@@ -14,9 +14,9 @@ from ._emulator import Emulator
 from ._exceptions import EmulatorError
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="akv_emulator",
+        prog=prog,
         description="Local Azure Key Vault (secrets) emulator with a managed-identity endpoint.",
     )
     parser.add_argument(
@@ -38,12 +38,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--admin-port", type=int, default=DEFAULTS.admin_port)
     parser.add_argument("--identity-port", type=int, default=DEFAULTS.identity_port)
     parser.add_argument("--tenant", default=DEFAULTS.tenant_id, help="tenant named in challenges")
+    parser.add_argument(
+        "--api-version",
+        action="append",
+        dest="api_versions",
+        metavar="VERSION",
+        help="accept only this api-version (repeatable, newest first), as a Key Vault that lags "
+        "the SDK does; others get 400 BadParameter (default: what Azure accepts)",
+    )
     return parser  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the emulator in the foreground; 0 on a clean stop, 2 on bad arguments or seed."""
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "akv_emulator") -> int:
+    """Run the emulator in the foreground; 0 on a clean stop, 2 on bad arguments or seed.
+    ``prog`` is the command as the user typed it (``akv-sidecar emulator`` runs this too)."""
+    args = _parser(prog).parse_args(argv)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -60,12 +69,13 @@ def main(argv: list[str] | None = None) -> int:
             admin_port=args.admin_port,
             tenant_id=args.tenant,
             identity_port=args.identity_port,
+            api_versions=args.api_versions,
         )
         with emulator:
             print(json.dumps(emulator.info), flush=True)
             stop.wait()
     except (EmulatorError, ValueError, OSError) as exc:
-        print(f"akv_emulator: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     finally:
         for sig, handler in previous.items():

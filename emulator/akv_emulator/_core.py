@@ -26,6 +26,7 @@ class Core:
     def __init__(self, config: EmulatorConfig, cert_dir: Path) -> None:
         seeded = load_seed(config.seed, config.vaults)
         self.config = config
+        self._cert_dir = cert_dir
         self.tls = write_certificates(cert_dir)
         self.identity_header = secrets.token_urlsafe(24)
         self.counters = Counters()
@@ -41,13 +42,14 @@ class Core:
             f'Bearer authorization="https://login.microsoftonline.com/{config.tenant_id}", '
             f'resource="{VAULT_RESOURCE}"'
         )
-        server_context = self.tls.server_context()
+        server_context = self._server_context = self.tls.server_context()
         self.contexts: dict[str, VaultContext] = {}
         self.vault_listeners: dict[str, Listener] = {}
         for index, name in enumerate(config.vaults):
             vault_context = VaultContext(
-                name, self.stores[name], self.faults, self.counters, self.tokens, challenge
-            )
+                name, self.stores[name], self.faults, self.counters, self.tokens, challenge,
+                api_versions=config.api_versions,
+            )  # fmt: skip
             port = config.port + index if config.port else 0
             self.contexts[name] = vault_context
             self.vault_listeners[name] = Listener(
@@ -120,6 +122,14 @@ class Core:
         for name, listener in self.vault_listeners.items():
             if vault in (None, name):
                 await listener.resume()
+
+    def rotate_certificates(self) -> None:
+        """New CA and server certificate files; new handshakes on every vault port present the
+        new certificate (the same server context, reloaded), open connections are dropped."""
+        self.tls = write_certificates(self._cert_dir)
+        self._server_context.load_cert_chain(self.tls.cert_file, self.tls.key_file)
+        for listener in self.vault_listeners.values():
+            listener.drop_connections()
 
     async def fail_identity(self, status: int | None, refuse: bool) -> None:
         self.identity_switch.fail_status = status

@@ -42,10 +42,11 @@ class Emulator:
         *,
         identity_port: int = DEFAULTS.identity_port,
         random_seed: int | None = DEFAULTS.random_seed,
+        api_versions: Sequence[str] | None = DEFAULTS.api_versions,
     ) -> None:
         self.config = EmulatorConfig(
             tuple(vaults), seed, cert_dir, host, port, admin_port, identity_port, tenant_id,
-            random_seed,
+            random_seed, tuple(api_versions) if api_versions is not None else None,
         )  # fmt: skip
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -227,18 +228,26 @@ class Emulator:
         outage: Outage | None = None,
         error_rate: float | None = None,
         throttle: tuple[int, float] | None = None,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
         hang: bool = False,
         status: int | None = None,
         malformed: bool = False,
         code: str | None = None,
+        message: str | None = None,
     ) -> None:
         """Add or override faults for a vault (the first by default) or one of its secrets."""
         fault = Fault(
-            latency, outage, error_rate, throttle, retry_after, hang, status, code, malformed
-        )
+            latency, outage, error_rate, throttle, retry_after, hang, status, code, malformed,
+            message,
+        )  # fmt: skip
         target = vault or self.config.vaults[0]
         self._await(lambda core: core.inject(target, secret, fault))
+
+    def rotate_certificates(self) -> None:
+        """A new CA and server certificate, as when a private endpoint's certificate is rotated:
+        ``ca_file`` then holds the new CA, open connections are dropped and new handshakes
+        present the new certificate."""
+        self._call(lambda core: core.rotate_certificates())
 
     def clear_faults(self, vault: str | None = None) -> None:
         """Remove the faults of one vault (or all), reopen refused ports, release hangs."""

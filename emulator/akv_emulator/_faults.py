@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any, Literal
 from ._exceptions import FaultError, KeyVaultError
 
 Outage = Literal["refuse", "503"]
+_HEADER_TEXT = re.compile(r"[\x20-\x7e]*")  # what an HTTP header value can carry as it is
 _DEFAULT_CODES = {
     400: "BadParameter",
     401: "Unauthorized",
@@ -32,19 +34,22 @@ class Fault:
     latency: seconds added, fixed or drawn uniformly from (lo, hi). outage: "refuse" closes the
     vault's port, "503" answers ServiceUnavailable. error_rate: fraction answered 500.
     throttle: (n, window_s) admits n requests per window, then 429 Throttled; retry_after adds a
-    Retry-After header to 429 and 503 answers. hang: accept and never answer until cleared.
-    status/code: answer every request with that error. malformed: answer 200 with broken JSON.
+    Retry-After header to 429 and 503 answers: seconds, or any text sent as it is (an HTTP date,
+    or what a broken proxy sends: "inf", "nan", "1e9"). hang: accept and never answer until cleared.
+    status/code/message: answer every request with that error (message: the error body's text,
+    any text at all, e.g. one with newlines). malformed: answer 200 with broken JSON.
     """
 
     latency: float | tuple[float, float] | None = None
     outage: Outage | None = None
     error_rate: float | None = None
     throttle: tuple[int, float] | None = None
-    retry_after: int | None = None
+    retry_after: int | str | None = None
     hang: bool = False
     status: int | None = None
     code: str | None = None
     malformed: bool = False
+    message: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.latency, (list, tuple)):
@@ -63,6 +68,8 @@ class Fault:
             if count < 0 or window <= 0:
                 raise FaultError(f"throttle must be (n >= 0, window_s > 0), got {self.throttle}")
             object.__setattr__(self, "throttle", (int(count), float(window)))
+        if isinstance(self.retry_after, str) and not _HEADER_TEXT.fullmatch(self.retry_after):
+            raise FaultError("retry_after text must be printable ASCII on one line")
         if self.status is not None and not 400 <= self.status <= 599:
             raise FaultError(f"status must be an HTTP error status, got {self.status}")
 
@@ -188,6 +195,6 @@ class FaultBook:
             )
         if fault.status is not None:
             code = fault.code or _DEFAULT_CODES.get(fault.status, "Error")
-            raise KeyVaultError(fault.status, code, f"Injected failure: {code}.")
+            raise KeyVaultError(fault.status, code, fault.message or f"Injected failure: {code}.")
         if fault.error_rate and self._rng.random() < fault.error_rate:
             raise KeyVaultError(500, "InternalServerError", "An unexpected error occurred.")

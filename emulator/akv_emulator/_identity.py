@@ -1,5 +1,10 @@
 """Managed-identity token endpoint in the shape of App Service's (``IDENTITY_ENDPOINT`` +
-``IDENTITY_HEADER``), and the book of tokens it issued that the vaults accept."""
+``IDENTITY_HEADER``), and the book of tokens it issued that the vaults accept.
+
+It issues tokens for Key Vault and for Azure Storage (what the sidecar's /v1/tokens hands out);
+any other resource is refused, as Entra ID refuses a resource it does not know. Each request is
+counted under vault "identity", op "token", with the resource in the counter's ``secret`` slot.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from aiohttp import web
 from ._counters import Counters
 
 VAULT_RESOURCE = "https://vault.azure.net"
+STORAGE_RESOURCE = "https://storage.azure.com"
+RESOURCES = (VAULT_RESOURCE, STORAGE_RESOURCE)
 TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a password
 IDENTITY_API_VERSION = "2019-08-01"
 IDENTITY_COUNTER_VAULT = "identity"
@@ -74,6 +81,8 @@ def identity_app(
         resource = request.query.get("resource")
         if not resource:
             return _answer(400, "The resource query parameter is required.")
+        if resource.rstrip("/") not in RESOURCES:
+            return _answer(400, f"The resource is not one of {', '.join(RESOURCES)}.")
         token, expires_on = tokens.issue(resource)
         body: dict[str, Any] = {
             "access_token": token,
@@ -83,11 +92,17 @@ def identity_app(
             "token_type": "Bearer",
             "client_id": request.query.get("client_id", CLIENT_ID),
         }
+        if resource.rstrip("/") == STORAGE_RESOURCE:
+            # "Refresh now": azure-identity then keeps no cached copy of a storage token and asks
+            # here each time, so what a test of the sidecar's token cache sees is that cache
+            # alone (on its injected clock), and every refresh the sidecar makes is a new token.
+            body["refresh_in"] = 0
         return web.json_response(body)
 
     async def token(request: web.Request) -> web.Response:
         response = respond(request)
-        counters.record(IDENTITY_COUNTER_VAULT, "token", None, response.status)
+        resource = (request.query.get("resource") or "").rstrip("/") or None
+        counters.record(IDENTITY_COUNTER_VAULT, "token", resource, response.status)
         return response
 
     app = web.Application()

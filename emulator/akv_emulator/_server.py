@@ -56,9 +56,10 @@ class Listener:
             return
         await self._site.stop()
         self._site = None
-        self._drop_connections()
+        self.drop_connections()
 
-    def _drop_connections(self) -> None:
+    def drop_connections(self) -> None:
+        """Abort every open connection (the port keeps listening)."""
         # Abort rather than close: a TLS close waits for the peer's close_notify, which a
         # stopping loop would never see, leaving the socket open.
         server = self._runner.server
@@ -68,6 +69,6 @@ class Listener:
 
     async def close(self) -> None:
         """Stop listening and close every connection."""
-        self._drop_connections()
+        self.drop_connections()
         await self._runner.cleanup()
         self._site = None

@@ -37,6 +37,7 @@ class VaultContext:
     tokens: TokenBook
     challenge: str
     base_url: str = ""
+    api_versions: tuple[str, ...] | None = None  # None: what Azure accepts
 
 
 CONTEXT = web.AppKey("vault_context", VaultContext)
@@ -47,16 +48,23 @@ def error_response(error: KeyVaultError) -> web.Response:
     return web.json_response(error.body(), status=error.status, headers=error.headers)
 
 
-def _check_api_version(request: web.Request) -> None:
+def _check_api_version(request: web.Request, supported: tuple[str, ...] | None) -> None:
     version = request.query.get("api-version")
     if version is None:
         raise bad_parameter("The api-version query parameter is required.")
-    match = _API_VERSION.fullmatch(version)
-    dated = match.group(3) if match else None
-    if not match or (dated and not _OLDEST_DATED_VERSION <= dated <= _NEWEST_DATED_VERSION):
+    if supported is not None:
+        known, newest = version in supported, supported[0]
+    else:
+        match = _API_VERSION.fullmatch(version)
+        dated = match.group(3) if match else None
+        known = bool(match) and not (
+            dated and not _OLDEST_DATED_VERSION <= dated <= _NEWEST_DATED_VERSION
+        )
+        newest = _NEWEST_DATED_VERSION
+    if not known:
         raise bad_parameter(
             f"The specified version ({version[:40]}) is not recognized. Consider using the "
-            f"latest supported version ({_NEWEST_DATED_VERSION})."
+            f"latest supported version ({newest})."
         )
 
 
@@ -241,7 +249,7 @@ async def _serve(
 ) -> web.StreamResponse:
     """Check version and token, apply faults, run the handler; KeyVaultError becomes the answer."""
     try:
-        _check_api_version(request)
+        _check_api_version(request, context.api_versions)
         if not _authorized(request, context.tokens):
             return _challenge(context, request.headers.get("Authorization"))
         secret = request.match_info.get("name")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from akv_sidecar import ConfigError, load_config
-from akv_sidecar.config.schema import duration
+from akv_sidecar.config.fields import duration
 
 TOKEN = {"auth": {"tokens": [{"name": "jobs", "token_env": "JOBS_TOKEN"}]}}
 

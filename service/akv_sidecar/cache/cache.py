@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from akv_sidecar.cache.outcomes import Declined, Hit, Refusal, Unserved
 from akv_sidecar.cache.policy import NegativeCache, RateLimit, SingleFlight, Spend
@@ -52,7 +53,7 @@ class SecretCache:
         self._manual = RateLimit[Key](clock, config.cache.manual_refresh_interval)
         self._flights: SingleFlight[tuple[str, ...], Entry | Failed] = SingleFlight(tasks.spawn)
         self._refresher = Refresher(
-            config, upstream, clock, rand, tasks, self._fetch_tracked, observer
+            config, upstream, clock, rand, tasks, self._fetch_tracked, observer, self._held_back
         )
         self._listing_failures: list[Trouble] = []
         self._vaults = {vault.name.lower(): vault for vault in config.vaults}
@@ -119,14 +120,19 @@ class SecretCache:
         key = (vault.lower(), name.lower())
         return self._refresher.listed(key) or key in self._refresher
 
-    def readiness(self) -> dict[str, list[Trouble]]:
-        """Tracked secrets in trouble: served stale (within max_stale), or not servable at all."""
+    def readiness(self) -> dict[str, list[dict[str, Any]]]:
+        """Tracked secrets in trouble: served stale (within max_stale), or not servable at all;
+        and the vaults closed after a 429, with the seconds until they reopen."""
         stale: list[Trouble] = []
         failed = list(self._listing_failures)
         for key, vault, name, since, error in self._refresher.failing():
             item = _trouble(vault, name, since, error)
             (stale if self.lookup(*key) is not None else failed).append(item)
-        return {"stale": stale, "failed": failed}
+        throttled = [
+            {"vault": vault, "seconds": round(left, 1)}
+            for vault, left in self._upstream.throttled_vaults().items()
+        ]
+        return {"stale": stale, "failed": failed, "throttled": throttled}
 
     async def pushed(self, vault: str, name: str) -> Hit | Unserved:
         """Fetch now because Key Vault announced a new version (no manual rate limit applies)."""
@@ -144,6 +150,10 @@ class SecretCache:
         entry = (
             latest if latest and latest.version.lower() == key[2] else self.store.get_version(key)
         )
+        if latest is not None and entry is latest:
+            # The current version is exactly as fresh as the value the plain read serves.
+            hit = self.lookup(*key[:2])
+            return hit if hit is not None else Declined(Refusal.TOO_STALE)
         if entry is not None:
             return entry, self._clock.monotonic() - entry.fetched_mono, "hit"
         unserved = self._remembered(key) or self._unlisted(vault, name)
@@ -219,6 +229,11 @@ class SecretCache:
         key = (vault.name.lower(), name.lower())
         return self._flights.run(key, lambda: self._fetch_latest(vault, name, wait=True))
 
+    def _held_back(self, key: Key, throttled: Failed) -> None:
+        """A refresh fell due while the vault's gate was closed: the value is late, so stale."""
+        self.store.mark_stale(key)
+        self._refresher.failed(key, throttled, unless_failing=True)
+
     def _remember_if_gone(self, key: tuple[str, ...], failed: Failed) -> None:
         if failed.kind in GONE:
             self._negative.remember(key, failed)
@@ -238,7 +253,10 @@ class SecretCache:
 
         async def fetch(item: tuple[VaultConfig, str]) -> None:
             nonlocal failed
-            failed += not await self._prefetch_one(*item)
+            # Awaited first: `failed += not await ...` reads the count before the await, so
+            # concurrent workers would write back each other's stale counts.
+            fetched = await self._prefetch_one(*item)
+            failed += not fetched
 
         await for_each(wanted, fetch, self._config.upstream.concurrency)
         log.info(

@@ -2,8 +2,9 @@
 
 A secret is tracked once it has a value, or once its prefetch failed. Each tracked secret has a
 due time in one ``Schedule``: refreshes come up to refresh_jitter early, failures retry after an
-exponential backoff with full jitter, no call goes to a vault while its gate is closed (a 429),
-and an on-demand secret that vanished from Key Vault stops being refreshed. The refresher also
+exponential backoff with full jitter, no call goes to a vault while its gate is closed (a 429; the
+secret is then held back, late and so stale, until the gate reopens), and an on-demand secret that
+vanished from Key Vault stops being refreshed. The refresher also
 remembers since when each tracked secret has been failing, for /readyz.
 """
 
@@ -29,6 +30,7 @@ __all__ = ["GONE", "RefreshObserver", "Refresher"]
 log = logging.getLogger("akv_sidecar")
 GONE = (Failure.NOT_FOUND, Failure.DISABLED)
 Fetch = Callable[[VaultConfig, str], Awaitable[Entry | Failed]]
+HeldBack = Callable[[Key, Failed], None]  # a refresh came due while the vault's gate was closed
 
 
 class RefreshObserver(Protocol):
@@ -51,6 +53,7 @@ class Refresher:
         tasks: Tasks,
         fetch: Fetch,
         observer: RefreshObserver | None = None,
+        held_back: HeldBack | None = None,
     ) -> None:
         self._cache = config.cache
         self._rand = rand
@@ -59,6 +62,7 @@ class Refresher:
         self._tasks = tasks
         self._fetch = fetch
         self._observer = observer
+        self._held_back = held_back
         self._backoff = Backoff(config.cache.backoff_base, config.cache.backoff_max, rand)
         self._schedule: Schedule[Key] = Schedule(clock, config.upstream.concurrency)
         self._driver: asyncio.Task[None] | None = None  # started with the first secret
@@ -97,9 +101,10 @@ class Refresher:
     def succeeded(self, key: Key) -> None:
         self._failing.pop(key, None)
 
-    def failed(self, key: Key, failed: Failed) -> None:
-        """Remember a failure of a tracked secret: since when (the first), and the latest."""
-        if key in self._tracked:
+    def failed(self, key: Key, failed: Failed, *, unless_failing: bool = False) -> None:
+        """Remember a failure of a tracked secret: since when (the first), and the latest (or,
+        ``unless_failing``, only if it is not failing already: Key Vault's own error says more)."""
+        if key in self._tracked and not (unless_failing and key in self._failing):
             since = self._failing.get(key, (self._clock.time(), ""))[0]
             self._failing[key] = (since, failed.detail)
 
@@ -129,6 +134,8 @@ class Refresher:
         if throttled > 0:
             # No call before the vault's gate reopens; waiting for it here would hold a worker
             # that refreshes of other vaults need.
+            if self._held_back is not None:
+                self._held_back(key, Failed(Failure.THROTTLED, "throttled by Key Vault", throttled))
             self._schedule_next(key, throttled)
             return
         result = await self._fetch(vault, name)

@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["emulator"]:
         from akv_emulator._cli import main as emulator_main
 
-        return emulator_main(args[1:])
+        return emulator_main(args[1:], prog="akv-sidecar emulator")
     options = _parser().parse_args(args)
     try:
         if options.command == "check":

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from akv_sidecar.config.schema import Config, Invalid, VaultConfig
+from akv_sidecar.config.fields import Invalid
+from akv_sidecar.config.schema import Config, VaultConfig
 from akv_sidecar.core.errors import ConfigError
 
 __all__ = ["ENV_PREFIX", "load_config", "read_secret_setting"]

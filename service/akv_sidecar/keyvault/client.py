@@ -5,15 +5,22 @@ This module is the only place that knows Azure's exceptions: every call returns 
 (upstream.concurrency), by a deadline (upstream.timeout; for a listing, per page: a vault of
 10,000 secrets takes ~400 pages), and by the vault's gate, which a 429 closes for every call to
 that vault. The SDK never retries (``retry_total=0``): the backoff is ours.
+
+A vault whose ca_file was replaced gets a new client for its next call; the old one is closed
+once the calls it carries have ended. The files are looked at on SIGHUP (``reload_trust``) and,
+at most every upstream.ca_reload_interval, before a call: no task of its own, and a replaced CA
+is in use by the first call that needs it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 import aiohttp
@@ -21,7 +28,6 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
-    ResourceNotFoundError,
     ServiceRequestError,
     ServiceRequestTimeoutError,
     ServiceResponseError,
@@ -35,8 +41,12 @@ from akv_sidecar.keyvault.credential import VAULT_SCOPE, build_credential
 from akv_sidecar.keyvault.gate import VaultGate
 from akv_sidecar.keyvault.outcomes import Failed, Failure
 from akv_sidecar.keyvault.secret import SecretData
+from akv_sidecar.keyvault.trust import TrustFiles
+from akv_sidecar.keyvault.wire import clean_text, retry_after_seconds
 
 __all__ = ["Upstream"]
+
+log = logging.getLogger("akv_sidecar")
 
 T = TypeVar("T")
 # Told about every Key Vault call: vault, secret (None for a listing), outcome ("ok" or a Failure
@@ -45,6 +55,16 @@ CallObserver = Callable[[str, str | None, str, float, str | None], None]
 
 
 _TLS_CLOSE_GRACE = 0.25  # seconds
+_MESSAGE_CHARS = 200  # of Key Vault's error message in a failure's detail
+
+
+@dataclass(eq=False)
+class _VaultClient:
+    """One vault's SDK client and the calls it is carrying (so a replaced one closes idle)."""
+
+    sdk: SecretClient
+    calls: int = 0
+    retired: bool = False
 
 
 class Upstream:
@@ -59,18 +79,62 @@ class Upstream:
         self._timeout = config.upstream.timeout
         self._semaphore = asyncio.Semaphore(config.upstream.concurrency)
         self._credential: AsyncTokenCredential | None = None
-        self._clients: dict[str, SecretClient] = {}
+        self._vaults = {vault.name.lower(): vault for vault in config.vaults}
+        self._clients: dict[str, _VaultClient] = {}
+        self._trust = TrustFiles(config.vaults)
+        # Written by reload_trust (from any thread), taken on the loop by the vault's next call.
+        self._renewed: dict[str, ssl.SSLContext] = {}
+        self._retired: list[_VaultClient] = []
+        self._trust_interval = config.upstream.ca_reload_interval
+        self._trust_looked = time.monotonic()  # files change in real time, whatever the clock
         self._cut_short = False  # a request was cancelled or timed out mid-flight
 
     async def open(self) -> None:
         self._credential = build_credential(self._config.credential, self._config.source)
-        for vault in self._config.vaults:
-            self._clients[vault.name.lower()] = self._client(vault, self._credential)
+        for key, vault in self._vaults.items():
+            self._clients[key] = _VaultClient(self._client(vault, self._trust.load(vault)))
 
-    def _client(self, vault: VaultConfig, credential: AsyncTokenCredential) -> SecretClient:
-        context = ssl.create_default_context()
-        if vault.ca_file:
-            context.load_verify_locations(vault.ca_file)
+    def reload_trust(self) -> int:
+        """Load every ca_file replaced since it was loaded (SIGHUP calls this); each such vault's
+        next call uses a new client. Returns how many vaults changed."""
+        if self._credential is None:
+            return 0
+        self._trust_looked = time.monotonic()
+        fresh = self._trust.changed()
+        for key in fresh:
+            log.info("vault %s: ca_file reloaded; new connections trust it", self._vaults[key].name)
+        self._renewed.update(fresh)
+        return len(fresh)
+
+    @asynccontextmanager
+    async def _using(self, vault: str) -> AsyncIterator[SecretClient]:
+        """The vault's client for one call (a new one if its CA was reloaded)."""
+        key = vault.lower()
+        if time.monotonic() - self._trust_looked >= self._trust_interval:
+            self.reload_trust()
+        context = self._renewed.pop(key, None)
+        if context is not None:
+            old = self._clients[key]
+            self._clients[key] = _VaultClient(self._client(self._vaults[key], context))
+            old.retired = True
+            self._retired.append(old)
+        holder = self._clients[key]
+        holder.calls += 1
+        try:
+            yield holder.sdk
+        finally:
+            holder.calls -= 1
+            await self._close_retired()
+
+    async def _close_retired(self) -> None:
+        idle = [holder for holder in self._retired if holder.calls == 0]
+        self._retired = [holder for holder in self._retired if holder.calls > 0]
+        for holder in idle:
+            await holder.sdk.close()
+
+    def _client(self, vault: VaultConfig, context: ssl.SSLContext) -> SecretClient:
+        credential = self._credential
+        assert credential is not None, "open() first"
         # Our own session so the TLS context is built once and connections are reused.
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=context, limit=self._config.upstream.concurrency),
@@ -86,12 +150,21 @@ class Upstream:
             verify_challenge_resource=_is_azure_host(vault.vault_url),
             connection_timeout=self._timeout,
             read_timeout=self._timeout,
+            # Key Vaults that lag (Azure Stack Hub, sovereign clouds) refuse the SDK's newest.
+            **({"api_version": vault.api_version} if vault.api_version else {}),
         )
+
+    @property
+    def credential(self) -> AsyncTokenCredential | None:
+        """The sidecar's credential while open (None before open and after close), for other
+        tokens of the same identity (/v1/tokens); closing it stays here."""
+        return self._credential
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
+        retired, self._retired = self._retired, []
+        for holder in clients + retired:
+            await holder.sdk.close()
         if self._credential is not None:
             await self._credential.close()
             self._credential = None
@@ -104,10 +177,10 @@ class Upstream:
         self, vault: str, name: str, version: str | None = None, *, wait: bool = True
     ) -> SecretData | Failed:
         """Get one secret (its latest or a given version)."""
-        client = self._clients[vault.lower()]
 
         async def get() -> SecretData:
-            secret = await client.get_secret(name, version)
+            async with self._using(vault) as client:
+                secret = await client.get_secret(name, version)
             props = secret.properties
             return SecretData(
                 name=secret.name or name,
@@ -125,23 +198,27 @@ class Upstream:
 
     async def list_enabled(self, vault: str) -> list[str] | Failed:
         """Names of every enabled secret in the vault (for ``secrets: ["*"]``)."""
-        client = self._clients[vault.lower()]
 
         async def names() -> list[str]:
-            pages = client.list_properties_of_secrets().by_page()
-            found: list[str] = []
-            while True:
-                async with asyncio.timeout(self._timeout):
-                    page = await anext(pages, None)
-                    if page is None:
-                        return found
-                    found += [p.name async for p in page if p.enabled is not False and p.name]
+            async with self._using(vault) as client:
+                pages = client.list_properties_of_secrets().by_page()
+                found: list[str] = []
+                while True:
+                    async with asyncio.timeout(self._timeout):
+                        page = await anext(pages, None)
+                        if page is None:
+                            return found
+                        found += [p.name async for p in page if p.enabled is not False and p.name]
 
         return await self._call(vault, names, wait=True, deadline=False)
 
     def throttled_for(self, vault: str) -> float:
         """Seconds until the vault's gate reopens after a 429 (0 when open)."""
         return self._gate.remaining(vault.lower())
+
+    def throttled_vaults(self) -> dict[str, float]:
+        """Every vault (as configured) whose gate is closed, with the seconds until it reopens."""
+        return {self._vaults[key].name: left for key, left in self._gate.closed().items()}
 
     async def check_credential(self) -> Failed | None:
         """Obtain a Key Vault token once; None when it works."""
@@ -210,11 +287,10 @@ def _is_azure_host(url: str) -> bool:
 
 
 def _translate(error: Exception, timeout: float) -> Failed:
-    """Azure's exceptions as outcomes; messages keep status and codes, never response bodies."""
+    """Azure's exceptions as outcomes; details keep status, code and a clipped message, never
+    response bodies."""
     if isinstance(error, TimeoutError | ServiceRequestTimeoutError | ServiceResponseTimeoutError):
         return Failed(Failure.TIMEOUT, f"no answer within {timeout:g} s")
-    if isinstance(error, ResourceNotFoundError):
-        return Failed(Failure.NOT_FOUND, "not found in Key Vault")
     if isinstance(error, ClientAuthenticationError) and error.status_code is None:
         return Failed(
             Failure.ERROR, f"the credential could not get a token ({type(error).__name__})"
@@ -248,13 +324,19 @@ def _certificate_error(error: BaseException) -> ssl.SSLCertVerificationError | N
 
 def _translate_status(error: HttpResponseError) -> Failed:
     status = error.status_code
-    code = error.error.code if error.error is not None else None
-    inner = error.error.innererror if error.error is not None else {}
+    body = error.error
+    code = message = ""
+    if body is not None:
+        code = clean_text(str(body.code or ""), 64)
+        message = clean_text(str(body.message or ""), _MESSAGE_CHARS)
+    inner = body.innererror if body is not None else {}
     inner_code = inner.get("code") if isinstance(inner, dict) else None
-    detail = f"HTTP {status} {code or ''}".strip()
+    # Key Vault's code and message say what is wrong (a version it does not know, a firewall);
+    # the message is clipped: the body itself is never kept.
+    detail = f"HTTP {status} {code}".strip() + (f": {message}" if message else "")
     if status == 429:
         headers = getattr(error.response, "headers", None) or {}
-        return Failed(Failure.THROTTLED, detail, _retry_after(headers.get("Retry-After")))
+        return Failed(Failure.THROTTLED, detail, retry_after_seconds(headers.get("Retry-After")))
     if status == 403 and (inner_code == "SecretDisabled" or "disabled" in str(error).lower()):
         return Failed(Failure.DISABLED, detail)
     if status in (401, 403):
@@ -262,19 +344,3 @@ def _translate_status(error: HttpResponseError) -> Failed:
     if status == 404:
         return Failed(Failure.NOT_FOUND, detail)
     return Failed(Failure.ERROR, detail)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (a number or an HTTP date); None if absent or unusable."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = email.utils.localtime()
-    return max((moment - now).total_seconds(), 0.0)
