@@ -26,6 +26,8 @@ def test_status_lists_versions_errors_calls_reads_and_next_refresh() -> None:
     assert "hunter2-value" not in repr(document)
     assert document == {
         "ready": True,
+        "vaults": [],
+        "callers": [],
         "secrets": [
             {
                 "vault": "kv1",

@@ -5,14 +5,17 @@ on a request's headers, so a request gets the same answer whether or not it is a
 fast path serves only what ``inspect`` admits and leaves every refusal to the guard, which answers
 it. In the order they are applied, a request is refused when
 
-- it was relayed (`X-Forwarded-For`) and limits.forwarded_for is `reject` (400 ForwardedRequest): a
-  sidecar reached through a proxy is usually a request forgery (SSRF);
+- it was relayed (`X-Forwarded-For`, `Forwarded` or `X-Real-IP`, the headers proxies add) and
+  limits.forwarded_for is `reject` (400 ForwardedRequest): a sidecar reached through a proxy is
+  usually a request forgery (SSRF);
 - its headers exceed limits.max_headers or limits.max_header_bytes, names and values summed (431);
 - it carries more than one `Authorization` header (400 DuplicateAuthorization): servers and
   proxies disagree on which one counts, so no caller is guessed;
 - its announced body (`Content-Length`) exceeds limits.max_body_bytes, whatever the method (413);
   a chunked body is counted as it arrives, by the guard;
-- more than limits.max_connections connections are open (429, `Retry-After: 1`).
+- more than limits.max_connections connections are open (429, `Retry-After: 1`), unless it is a
+  probe: the server closes idle connections first (``server.connections``), so this means every
+  connection is busy, and a pod whose probes failed then would be restarted and lose its cache.
 
 What is admitted comes back as ``Admitted``: the one `Authorization` header, as the caller's bytes,
 and whether a body follows. Who the caller is (``auth.Authenticator.identify``) and how old a
@@ -30,7 +33,8 @@ from akv_sidecar.http.errors import ApiError
 __all__ = ["Admitted", "RequestChecks", "body_too_large_error", "too_busy_error"]
 
 Headers = Iterable[tuple[bytes, bytes]]
-_FORWARDING = b"x-forwarded-for"
+# Every header a proxy adds to name the client: refusing one of them only would be no defence.
+_FORWARDING = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +60,11 @@ class RequestChecks:
         self._reject_forwarded = limits.forwarded_for == "reject"
         self._open_connections = open_connections
 
-    def inspect(self, headers: list[tuple[bytes, bytes]]) -> Admitted | ApiError:
-        """``Admitted`` for a request within every limit, else the error to answer it with."""
+    def inspect(
+        self, headers: list[tuple[bytes, bytes]], *, probe: bool = False
+    ) -> Admitted | ApiError:
+        """``Admitted`` for a request within every limit, else the error to answer it with;
+        a ``probe`` (answered from memory) is not refused for the connection limit."""
         limits = self._limits
         size, count = 0, 0
         authorization, authorizations = None, 0
@@ -72,14 +79,15 @@ class RequestChecks:
                 length = int(value) if value.isdigit() else None
             elif name == b"transfer-encoding":
                 chunked = True
-            elif name == _FORWARDING:
+            elif name in _FORWARDING:
                 forwarded = True
         if forwarded and self._reject_forwarded:
             return ApiError(
                 400,
                 "ForwardedRequest",
-                "Requests relayed with X-Forwarded-For are refused. Call the sidecar directly,"
-                " or set limits.forwarded_for: allow if it runs behind a trusted proxy.",
+                "Requests relayed through a proxy (X-Forwarded-For, Forwarded, X-Real-IP) are"
+                " refused. Call the sidecar directly, or set limits.forwarded_for: allow if it"
+                " runs behind a trusted proxy.",
             )
         if size > limits.max_header_bytes or count > limits.max_headers:
             return ApiError(431, "HeadersTooLarge", "The request headers are too large.")
@@ -91,7 +99,7 @@ class RequestChecks:
             )
         if length is not None and length > limits.max_body_bytes:
             return body_too_large_error(limits)
-        if self._too_many_connections():
+        if not probe and self._too_many_connections():
             return too_busy_error()
         return Admitted(authorization, length, chunked)
 

@@ -21,11 +21,15 @@ from akv_sidecar.cache.outcomes import Declined, Refusal, Unserved
 from akv_sidecar.config.schema import CacheConfig
 from akv_sidecar.core.errors import SidecarError
 from akv_sidecar.keyvault.outcomes import Failed, Failure
+from akv_sidecar.vending.outcomes import Problem, Refused
 
-__all__ = ["ApiError", "install_error_handlers", "json_error", "unserved_error"]
+__all__ = ["ApiError", "install_error_handlers", "json_error", "refused_error", "unserved_error"]
 
-_HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed"}
+# FastAPI raises a bare 400 for a body that is not JSON in a way its JSON check misses (invalid
+# UTF-8, nesting too deep for the parser): the same MalformedBody as broken JSON.
+_HTTP_CODES = {400: "MalformedBody", 404: "NotFound", 405: "MethodNotAllowed"}
 _HTTP_MESSAGES = {
+    400: "The request body is not valid JSON (UTF-8, not nested too deeply).",
     404: "No such route; the API is under /v1 (see /docs), plus /healthz and /readyz.",
     405: "This route does not take that method; see /docs.",
 }
@@ -190,4 +194,31 @@ async def _validation_error(_: Request, error: Exception) -> Response:
     )
     return json_error(
         ApiError(422, "InvalidRequest", f"The request does not match the API schema ({where}).")
+    )
+
+
+def refused_error(refused: Refused) -> ApiError:
+    """The one mapping from a SAS or token the vending layer could not give to what the caller is
+    told (``detail`` names kinds and codes only, never a key or a token)."""
+    seconds = math.ceil(refused.retry_after) if refused.retry_after else None
+    retry = {"Retry-After": str(seconds)} if seconds else None
+    if refused.problem is Problem.KEY_UNAVAILABLE:
+        return ApiError(
+            503,
+            "KeyUnavailable",
+            f"No SAS can be signed now: {refused.detail}; the sidecar keeps refreshing the key, "
+            "retry shortly.",
+            retry,
+        )
+    if refused.problem is Problem.KEY_INVALID:
+        return ApiError(
+            502, "KeyInvalid", f"No SAS can be signed: {refused.detail}; store the account key."
+        )
+    if refused.problem is Problem.TOKEN_TIMEOUT:
+        return ApiError(504, "UpstreamTimeout", f"No access token: {refused.detail}; retry.")
+    return ApiError(
+        502,
+        "TokenUnavailable",
+        f"No access token: {refused.detail}; check the sidecar's credential and its log.",
+        retry,
     )

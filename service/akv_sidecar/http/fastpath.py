@@ -14,7 +14,7 @@ from __future__ import annotations
 from starlette.types import Message, Receive, Scope, Send
 
 from akv_sidecar.cache.store import Key
-from akv_sidecar.config.schema import SECRET_NAME, VAULT_NAME
+from akv_sidecar.config.fields import SECRET_NAME, VAULT_NAME
 from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.http.checks import Admitted
 from akv_sidecar.http.guard import RequestGuard

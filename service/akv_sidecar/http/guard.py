@@ -6,10 +6,10 @@ too large, too many connections), when its chunked body outgrows limits.max_body
 limits.max_concurrency requests are already in flight (429 with `Retry-After: 1`).
 
 Probes and scrapes (/healthz, /readyz, /metrics) answer from memory and never wait on Key Vault, so
-they neither count toward nor are refused by max_concurrency: a sidecar busy with slow misses must
-not fail its probes and get restarted, losing its cache. Cache hits are not counted either: the fast
-path answers them without waiting. Requests are counted per (route template, status) in the plain
-`Metrics` dict, never in prometheus-client.
+they neither count toward nor are refused by max_concurrency or max_connections: a sidecar busy
+with slow misses must not fail its probes and get restarted, losing its cache. Cache hits are not
+counted either: the fast path answers them without waiting. Requests are counted per (route
+template, status) in the plain `Metrics` dict, never in prometheus-client.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class RequestGuard:
     def _admit(self, scope: Scope, *, counted: bool) -> Admitted:
         """The checked request, or the ApiError raised for it; ``counted`` requests are the ones
         max_concurrency applies to."""
-        checked = self.checks.inspect(scope["headers"])
+        checked = self.checks.inspect(scope["headers"], probe=not counted)
         if isinstance(checked, ApiError):
             raise checked
         if counted and self._in_flight >= self._limits.max_concurrency:

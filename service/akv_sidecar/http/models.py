@@ -1,13 +1,20 @@
 """The HTTP API's shapes, for request parsing and the OpenAPI schema.
 
 Responses with secrets are sent as prebuilt bytes, so these models document them rather than
-serialise them.
+serialise them. The name rules (``config.schema``) are published as patterns but not enforced by
+FastAPI: ``reads.Reads`` checks names itself and answers 400 InvalidName, on every path alike.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Annotated, Any
+
+from fastapi import Path, Query
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+
+from akv_sidecar.config.fields import SECRET_NAME, VAULT_NAME, VERSION
 
 __all__ = [
     "BEARER_SCHEME",
@@ -20,7 +27,26 @@ __all__ = [
     "FailedSecret",
     "Health",
     "Readiness",
+    "SecretName",
     "SecretResponse",
+    "VaultName",
+    "VersionQuery",
+]
+
+
+def _published(pattern: re.Pattern[str]) -> dict[str, Any]:
+    """A name rule as a JSON-schema pattern (ECMA-262: no \\Z; there "$" ends the input)."""
+    return {"pattern": pattern.pattern.replace(r"\Z", "$")}
+
+
+VAULT_PATTERN = _published(VAULT_NAME)
+SECRET_PATTERN = _published(SECRET_NAME)
+VERSION_PATTERN = _published(VERSION)
+VaultName = Annotated[str, Path(description="a Key Vault name", json_schema_extra=VAULT_PATTERN)]
+SecretName = Annotated[str, Path(description="a secret name", json_schema_extra=SECRET_PATTERN)]
+VersionQuery = Annotated[
+    str | None,
+    Query(description="a 32-hex version; default latest", json_schema_extra=VERSION_PATTERN),
 ]
 
 # Documents the bearer scheme in OpenAPI; the routes decide 401/403 from the raw header themselves.
@@ -56,9 +82,9 @@ class ErrorResponse(BaseModel):
 
 class BatchRequestItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    vault: str
-    name: str
-    version: str | None = None
+    vault: str = Field(json_schema_extra=VAULT_PATTERN)
+    name: str = Field(json_schema_extra=SECRET_PATTERN)
+    version: str | None = Field(default=None, json_schema_extra=VERSION_PATTERN)
 
 
 class BatchRequest(BaseModel):
@@ -87,6 +113,11 @@ class FailedSecret(BaseModel):
     error: str = Field(description="the latest failure, without any secret")
 
 
+class ThrottledVault(BaseModel):
+    vault: str
+    seconds: float = Field(description="until the sidecar calls the vault again after its 429")
+
+
 class Readiness(BaseModel):
     status: str
     stale: list[FailedSecret] = Field(
@@ -94,4 +125,7 @@ class Readiness(BaseModel):
     )
     failed: list[FailedSecret] = Field(
         description="not servable: never fetched, gone from Key Vault, or stale beyond max_stale"
+    )
+    throttled: list[ThrottledVault] = Field(
+        description="vaults closed after Key Vault answered 429, and for how long"
     )

@@ -43,8 +43,25 @@ class SecretStatus(BaseModel):
     reads: int
 
 
+class VaultStatus(BaseModel):
+    name: str
+    throttled_for_seconds: float = Field(
+        description="how long Key Vault's throttling keeps the sidecar from calling it (0: open)"
+    )
+
+
+class CallerStatus(BaseModel):
+    name: str
+    over_budget: int = Field(
+        description="reads refused because the caller spent its budget of Key Vault calls"
+    )
+    last_over_budget_at: str | None
+
+
 class Status(BaseModel):
     ready: bool
+    vaults: list[VaultStatus]
+    callers: list[CallerStatus] = Field(description="callers held to their Key Vault budget")
     secrets: list[SecretStatus]
 
 
@@ -76,19 +93,18 @@ def build_ops_router(
         return authenticate(authorization_header(request.scope["headers"]))
 
     if exporter is not None:
-
+        # The bearer scheme is declared only when it is required: the document says what is done.
         @router.get(
             "/metrics",
             tags=["operations"],
+            dependencies=[_BEARER] if metrics_token else [],
             response_class=Response,
             responses={
                 200: {"content": {METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}}},
                 **(_AUTH_ERRORS if metrics_token else {}),
             },
         )
-        async def metrics(
-            request: Request, _token: HTTPAuthorizationCredentials | None = _BEARER
-        ) -> Response:
+        async def metrics(request: Request) -> Response:
             """Prometheus metrics (a token is required when metrics.require_token is set)."""
             if metrics_token:
                 require_caller(request)
@@ -105,6 +121,8 @@ def build_ops_router(
         document["secrets"] = [
             row for row in document["secrets"] if shows(caller, row["vault"], row["name"])
         ]
+        if not caller.admin:
+            document["callers"] = [row for row in document["callers"] if row["name"] == caller.name]
         return document
 
     def checked(code: str | None) -> EventGridReceiver:

@@ -3,7 +3,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
 from akv_sidecar.cache.cache import SecretCache
@@ -18,7 +18,10 @@ from akv_sidecar.http.models import (
     ErrorResponse,
     Health,
     Readiness,
+    SecretName,
     SecretResponse,
+    VaultName,
+    VersionQuery,
 )
 from akv_sidecar.http.reads import Reads, cache_headers, peer
 
@@ -76,12 +79,10 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
     )
     async def get_secret(
         request: Request,
-        vault: str,
-        name: str,
+        vault: VaultName,
+        name: SecretName,
         caller: Annotated[Caller, Depends(authenticated)],
-        version: Annotated[
-            str | None, Query(description="a 32-hex version; default latest")
-        ] = None,
+        version: VersionQuery = None,
     ) -> Response:
         """A secret's value and attributes (headers X-Cache: hit|miss|stale and Age)."""
         return _secret_response(await reads.read(caller, vault, name, version, peer(request.scope)))
@@ -94,8 +95,8 @@ def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
     )
     async def refresh_secret(
         request: Request,
-        vault: str,
-        name: str,
+        vault: VaultName,
+        name: SecretName,
         caller: Annotated[Caller, Depends(authenticated)],
     ) -> Response:
         """Fetch from Key Vault now (after a rejected key); once per secret per 10 s, else 429."""

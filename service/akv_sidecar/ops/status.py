@@ -12,7 +12,7 @@ tracked (a caller asking for names that do not exist) are not, so they live in a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from akv_sidecar.ops.records import ReadRecord
 __all__ = ["MAX_UNTRACKED", "StatusBoard"]
 
 MAX_UNTRACKED = 1_000
+OVER_BUDGET = "CallerOverBudget"  # the audit outcome of a read refused by the caller's budget
 
 
 @dataclass(slots=True)  # one per secret: no per-instance __dict__
@@ -39,11 +40,23 @@ class _SecretState:
 class StatusBoard:
     """Per-secret counters and times, updated off the hot path."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        vaults: Sequence[str] = (),
+        throttled: Callable[[], dict[str, float]] | None = None,
+    ) -> None:
+        """``vaults``: the configured vault names; ``throttled`` tells the vaults whose gate a
+        429 closed, with the seconds until it reopens."""
         self._clock = clock
+        self._vaults = tuple(vaults)
+        self._throttled = throttled
         # Secrets with a refresh scheduled (bounded by the cache), and the rest (bounded here).
         self._tracked: dict[Key, _SecretState] = {}
         self._untracked: BoundedMap[Key, _SecretState] = BoundedMap(MAX_UNTRACKED)
+        # Callers refused for spending their budget of Key Vault calls: count and last time.
+        self._over_budget: Counter[str] = Counter()
+        self._over_budget_at: dict[str, float] = {}
 
     def _find(self, key: Key) -> _SecretState | None:
         return self._tracked.get(key) or self._untracked.get(key)
@@ -71,6 +84,10 @@ class StatusBoard:
 
     def count_reads(self, records: Sequence[ReadRecord]) -> None:
         """Reads served, from a drained batch (only reads that found a value count)."""
+        for record in records:
+            if record.outcome == OVER_BUDGET:  # configured callers only: bounded by the config
+                self._over_budget[record.caller] += 1
+                self._over_budget_at[record.caller] = record.time
         served = Counter((r.vault, r.secret) for r in records if r.outcome == "ok")
         for (vault, secret), reads in served.items():  # a batch holds few distinct secrets
             state = self._find((vault.lower(), secret.lower()))
@@ -78,7 +95,8 @@ class StatusBoard:
                 state.reads += reads
 
     def render(self, entries: Iterable[Entry], *, ready: bool) -> dict[str, Any]:
-        """The /v1/status document: every tracked secret, cached or not, sorted by name."""
+        """The /v1/status document: every vault (closed after a 429 or not), and every tracked
+        secret, cached or not, sorted by name."""
         now_wall, now_mono = self._clock.time(), self._clock.monotonic()
         cached = {(entry.vault.lower(), entry.name.lower()): entry for entry in entries}
         secrets = []
@@ -102,4 +120,17 @@ class StatusBoard:
                     "reads": state.reads,
                 }
             )
-        return {"ready": ready, "secrets": secrets}
+        closed = self._throttled() if self._throttled is not None else {}
+        vaults = [
+            {"name": name, "throttled_for_seconds": round(closed.get(name, 0.0), 1)}
+            for name in self._vaults
+        ]
+        callers = [
+            {
+                "name": name,
+                "over_budget": count,
+                "last_over_budget_at": iso_time(self._over_budget_at[name]),
+            }
+            for name, count in sorted(self._over_budget.items())
+        ]
+        return {"ready": ready, "vaults": vaults, "callers": callers, "secrets": secrets}

@@ -6,7 +6,9 @@ listen.shutdown_timeout), then the lifespan cancels background work and closes t
 
 One process serves every listener: the TCP one (HTTPS with listen.tls), and, next to it, the Unix
 socket (plaintext; file permissions guard it) and the metrics port. The extra listeners share the
-main server's connection bookkeeping, so limits and graceful shutdown cover them too.
+main server's connection bookkeeping, so limits and graceful shutdown cover them too. Every listener
+speaks through ``connections.GuardedProtocol``: uvicorn's httptools protocol with header and idle
+deadlines and the connection limit.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from uvicorn.server import ServerState
 
 from akv_sidecar.config.schema import Config
 from akv_sidecar.http.app import create_app, create_metrics_app
+from akv_sidecar.server.connections import Connections, guarded_protocol
 from akv_sidecar.server.listeners import check_exposure, tcp_socket, unix_socket
 from akv_sidecar.server.sidecar import Sidecar
 from akv_sidecar.server.tls import ReloadableTLS
@@ -45,11 +48,18 @@ def uvicorn_config(
     *,
     tls: ReloadableTLS | None = None,
     lifespan: Literal["on", "off"] = "on",
+    connections: Connections | None = None,
 ) -> uvicorn.Config:
-    """One worker, httptools and uvloop, no access log (reads are recorded off the hot path)."""
+    """One worker, httptools and uvloop, no access log (reads are recorded off the hot path).
+
+    ``connections`` are the server's open connections, shared by all its listeners (a new set
+    by default).
+    """
+    if connections is None:
+        connections = Connections(config.limits.max_connections)
     settings = uvicorn.Config(
         app,
-        http="httptools",
+        http=guarded_protocol(config.limits, connections),
         loop="uvloop",
         lifespan=lifespan,
         access_log=False,
@@ -182,19 +192,22 @@ def build_server(sidecar: Sidecar, *, port: int | None = None) -> Served:
     if listen.tls.cert_file is not None and listen.tls.key_file is not None:
         tls = ReloadableTLS(listen.tls.cert_file, listen.tls.key_file)
     state = ServerState()
-    app = create_app(sidecar, open_connections=lambda: len(state.connections))
+    connections = Connections(config.limits.max_connections)
+    app = create_app(sidecar, open_connections=connections.__len__)
     main = tcp_socket(listen.host, listen.port if port is None else port, listen.backlog)
     extra: list[Listener] = []
     metrics_port = None
     try:
         if listen.uds is not None:
             sock = unix_socket(listen.uds, listen.uds_mode, listen.backlog)
-            extra.append(Listener(sock, uvicorn_config(app, config, lifespan="off")))
+            listener = uvicorn_config(app, config, lifespan="off", connections=connections)
+            extra.append(Listener(sock, listener))
         if config.metrics.enabled and config.metrics.port is not None:
             sock = tcp_socket(config.metrics.host, config.metrics.port, _METRICS_BACKLOG)
             metrics_port = sock.getsockname()[1]
             metrics_app = create_metrics_app(sidecar)
-            extra.append(Listener(sock, uvicorn_config(metrics_app, config, lifespan="off")))
+            listener = uvicorn_config(metrics_app, config, lifespan="off", connections=connections)
+            extra.append(Listener(sock, listener))
     except BaseException:
         _release([main] + [listener.sock for listener in extra], listen.uds)
         raise
@@ -205,7 +218,10 @@ def build_server(sidecar: Sidecar, *, port: int | None = None) -> Served:
         sidecar.reload()
 
     server = Server(
-        uvicorn_config(app, config, tls=tls), extra=extra, on_hangup=hangup, state=state
+        uvicorn_config(app, config, tls=tls, connections=connections),
+        extra=extra,
+        on_hangup=hangup,
+        state=state,
     )
     extra_sockets = [listener.sock for listener in extra]
     return Served(server, [main], main.getsockname()[1], metrics_port, listen.uds, extra_sockets)

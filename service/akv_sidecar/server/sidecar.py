@@ -17,6 +17,7 @@ from akv_sidecar.core.clock import Clock, SystemClock
 from akv_sidecar.core.tasks import Tasks
 from akv_sidecar.http.auth import Authenticator
 from akv_sidecar.http.reads import Reads
+from akv_sidecar.http.vending import Vending
 from akv_sidecar.keyvault.client import Upstream
 from akv_sidecar.keyvault.gate import VaultGate
 from akv_sidecar.ops.audit import AuditLog
@@ -24,6 +25,9 @@ from akv_sidecar.ops.events import EventGridReceiver, read_webhook_secret
 from akv_sidecar.ops.metrics import Metrics, MetricsExporter
 from akv_sidecar.ops.records import Records
 from akv_sidecar.ops.status import StatusBoard
+from akv_sidecar.vending.accounts import with_account_keys
+from akv_sidecar.vending.sas import SasVendor
+from akv_sidecar.vending.tokens import TokenVendor
 
 # Key Vault answers 403 for a disabled secret: the metrics count it as forbidden; an untrusted
 # certificate is one kind of connection error.
@@ -49,7 +53,8 @@ class Sidecar:
         audit_stream: TextIO | None = None,
         freeze_heap: bool = False,
     ) -> None:
-        self.config = config
+        # Storage account keys join their vault's secrets: prefetched and refreshed like any.
+        self.config = config = with_account_keys(config)
         self._freeze_heap = freeze_heap
         self.clock: Clock = clock or SystemClock()
         rand = rand or random.random
@@ -61,7 +66,8 @@ class Sidecar:
         self.auth.recheck = self.token_watcher.check
         self.tasks = Tasks()
         self.metrics = Metrics()
-        self.status = StatusBoard(self.clock)
+        vault_names = [vault.name for vault in config.vaults]
+        self.status = StatusBoard(self.clock, vault_names, lambda: self.upstream.throttled_vaults())
         cache = config.cache
         self.gate = VaultGate(self.clock, Backoff(cache.backoff_base, cache.backoff_max, rand))
         self.upstream = Upstream(config, self.gate, self._observe_call)
@@ -70,6 +76,13 @@ class Sidecar:
         sinks = (audit.write, self.metrics.observe_reads, self.status.count_reads)
         self.records = Records(sinks=sinks)
         self.reads = Reads(self.auth, self.cache, self.records, self.clock, config.limits)
+        # /v1/tokens uses the Key Vault clients' own credential, opened by upstream.open().
+        tokens = TokenVendor(config.tokens.scopes, lambda: self.upstream.credential, self.clock,
+                             self.tasks, config.upstream.timeout)  # fmt: skip
+        sas = SasVendor(config.storage.accounts, self.cache, self.clock)
+        self.vending = Vending(
+            self.reads.caller, self.auth, sas, tokens, audit.write_vend, self.clock
+        )
         self.exporter = MetricsExporter(self.metrics, self._fetch_times, lambda: self.cache.ready)
         self.events: EventGridReceiver | None = None
         if config.events.enabled:
@@ -97,8 +110,10 @@ class Sidecar:
         return [(e.vault, e.name, e.fetched_at) for e in self.cache.store.entries()]
 
     def reload(self) -> None:
-        """What SIGHUP does for the service: pick up replaced caller token files now."""
+        """What SIGHUP does for the service: pick up replaced caller token files and vault CA
+        files now."""
         self.token_watcher.check()
+        self.upstream.reload_trust()
 
     async def start(self) -> None:
         """Open the Key Vault clients and start prefetch and the record drain (not awaited)."""

@@ -1,0 +1,202 @@
+"""Slow and idle connections against the running service: header and idle deadlines, the
+connection limit closing idle connections first, and probes answered while every connection is busy.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+import httpx
+
+from .._waiting import wait_for
+from .conftest import StartSidecar, bearer
+
+if TYPE_CHECKING:
+    from akv_emulator import Emulator
+
+HIT = "/v1/vaults/kv1/secrets/bronze"
+# A request line and one header, never finished: what a slowloris client sends.
+SLOW_START = f"GET {HIT} HTTP/1.1\r\nHost: x\r\n".encode()
+SLOW_SOCKETS = 150
+
+
+@contextmanager
+def sockets(port: int, count: int, first: bytes = b"") -> Iterator[list[socket.socket]]:
+    """``count`` connections to the sidecar, each having sent ``first``; closed afterwards."""
+    with ExitStack() as stack:
+        opened = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5))
+            if first:
+                sock.sendall(first)
+            opened.append(sock)
+        yield opened
+
+
+def is_closed(sock: socket.socket) -> bool:
+    """Whether the server closed ``sock`` (EOF or reset), without waiting."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(65536) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+    finally:
+        sock.setblocking(True)
+
+
+def closed_within(sock: socket.socket, timeout: float) -> float | None:
+    """Seconds until the server closed ``sock`` (reading past any answer), None if it did not."""
+    start = time.monotonic()
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return None
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - start
+
+
+def answer(sock: socket.socket, request: bytes) -> bytes:
+    """Send one keep-alive request and read its whole answer (headers and Content-Length body)."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before answering: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def get(path: str, token: str | None = None) -> bytes:
+    headers = f"Authorization: Bearer {token}\r\n" if token else ""
+    return f"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode()
+
+
+def test_slowloris_sockets_neither_fail_probes_nor_stay_open(start: StartSidecar) -> None:
+    """With max_connections 100, 150 sockets that sent a request line and one header leave
+    /healthz, /readyz and reads answering 200, and are all closed after header_timeout."""
+    limits = {"max_connections": 100, "header_timeout": "2s"}
+    with start(limits=limits) as sidecar, sockets(sidecar.port, SLOW_SOCKETS, SLOW_START) as slow:
+        opened = time.monotonic()
+        probes = [httpx.get(f"{sidecar.url}{path}").status_code for path in ("/healthz", "/readyz")]
+        read = httpx.get(f"{sidecar.url}{HIT}", headers=bearer(sidecar.token))
+        still_open = sum(not is_closed(sock) for sock in slow)
+        answered_after = time.monotonic() - opened
+        assert probes == [200, 200]
+        assert read.status_code == 200, read.text
+        deadline = opened + 6.0  # one bound for all of them
+        waited = [closed_within(sock, max(deadline - time.monotonic(), 0.01)) for sock in slow]
+        all_closed_after = time.monotonic() - opened
+    # The limit is kept by closing the oldest slow sockets at once; the rest wait for the timeout.
+    assert answered_after < 1.5, "too slow to show the sockets were still open"
+    assert 90 <= still_open <= 100
+    assert None not in waited, f"{waited.count(None)} slow sockets were never closed"
+    assert 1.5 < all_closed_after < 6.0
+
+
+def test_a_stalled_request_on_a_kept_alive_connection_meets_header_timeout(
+    start: StartSidecar,
+) -> None:
+    """After an answered request, a connection that starts another and stalls is closed after
+    header_timeout (1 s), long before idle_timeout (20 s)."""
+    limits = {"header_timeout": "1s", "idle_timeout": "20s"}
+    with start(limits=limits) as sidecar, sockets(sidecar.port, 1) as (sock,):
+        assert answer(sock, get("/healthz")).startswith(b"HTTP/1.1 200")
+        time.sleep(0.3)  # idle a while, so the watchdog is mid-period when the request starts
+        sock.sendall(SLOW_START)
+        closed_after = closed_within(sock, 5.0)
+    assert closed_after is not None, "the stalled request was never timed out"
+    assert 0.8 < closed_after < 2.0
+
+
+def test_idle_keep_alive_connections_close_after_idle_timeout(start: StartSidecar) -> None:
+    """A kept-alive connection serves requests 0.5 s apart with idle_timeout 1.5 s, then is
+    closed once idle for 1.5 s."""
+    with (
+        start(limits={"idle_timeout": "1.5s"}) as sidecar,
+        sockets(sidecar.port, 1) as (sock,),
+    ):
+        for _ in range(3):
+            assert answer(sock, get(HIT, sidecar.token)).startswith(b"HTTP/1.1 200")
+            time.sleep(0.5)
+        assert not is_closed(sock)
+        closed_after = closed_within(sock, 5.0)
+    assert closed_after is not None, "the idle connection was never closed"
+    assert 0.7 < closed_after < 2.5  # 1.5 s after the last answer, 0.5 s of which slept above
+
+
+def test_over_the_limit_the_least_recently_active_idle_connection_goes(
+    start: StartSidecar,
+) -> None:
+    """With max_connections 3, a fourth connection is served and closes the silent connection
+    opened first, not an older one that has served requests since it opened."""
+    limits = {"max_connections": 3, "header_timeout": "30s"}
+    with start(limits=limits) as sidecar, sockets(sidecar.port, 1) as (used,):
+        assert answer(used, get("/healthz")).startswith(b"HTTP/1.1 200")
+        with sockets(sidecar.port, 2) as (silent_first, silent_second):
+            time.sleep(0.2)  # both accepted before the newcomer
+            with sockets(sidecar.port, 1) as (newcomer,):
+                head = answer(newcomer, get(HIT, sidecar.token))
+                closed = wait_for(
+                    lambda: closed_within(silent_first, 0.05) is not None, 5, "an eviction"
+                )
+                kept = [not is_closed(sock) for sock in (used, silent_second)]
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert closed
+    assert kept == [True, True]
+
+
+def test_probes_answer_while_every_connection_is_busy(start: StartSidecar, kv: Emulator) -> None:
+    """With max_connections 2 and both connections waiting on a hanging Key Vault, /healthz and
+    /readyz on a third connection answer 200, while a read there gets 429 and is closed."""
+    with start(limits={"max_connections": 2}, upstream={"timeout": "8s"}) as sidecar:
+        kv.inject(vault="kv1", hang=True)
+        results: list[int] = []
+
+        def hanging_read(name: str) -> None:
+            url = f"{sidecar.url}/v1/vaults/kv1/secrets/{name}"
+            results.append(httpx.get(url, headers=bearer(sidecar.token), timeout=15).status_code)
+
+        threads = [threading.Thread(target=hanging_read, args=(f"absent-{i}",)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        try:
+            guard = sidecar.server.config.app.app  # the fast path's inner app
+            wait_for(lambda: guard.in_flight == 2, timeout=8, what="two reads in flight")
+            with sockets(sidecar.port, 2) as pair:
+                paths = ("/healthz", "/readyz")
+                probes = [
+                    answer(sock, get(path)).split(b"\r\n", 1)[0]
+                    for sock, path in zip(pair, paths, strict=True)
+                ]
+            with sockets(sidecar.port, 1) as (third,):
+                third.sendall(get(HIT, sidecar.token))
+                third.settimeout(5)
+                refused = b""
+                while chunk := third.recv(4096):  # ends when the sidecar closes it
+                    refused += chunk
+        finally:
+            kv.clear_faults()
+            for thread in threads:
+                thread.join(10)
+    assert probes == [b"HTTP/1.1 200 OK"] * 2
+    assert refused.startswith(b"HTTP/1.1 429"), refused
+    assert b"TooManyRequests" in refused
+    assert len(results) == 2
