@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from urllib.parse import parse_qs, quote
 
 import pytest
 
-__all__ = ["assert_not_leaked", "logged_text", "watch_logs"]
+__all__ = ["assert_not_leaked", "credential_forms", "logged_text", "watch_logs"]
 
 # The tests' own HTTP client logs every URL it calls, the webhook's ?code= included: that is the
 # caller's log, not the sidecar's, so it is not scanned.
@@ -45,3 +46,13 @@ def assert_not_leaked(text: str, values: Iterable[str]) -> None:
     """Fail naming how many values appeared in ``text`` (never the values themselves)."""
     leaked = sum(1 for value in values if value in text)
     assert not leaked, f"{leaked} secret value(s) leaked into logs or output"
+
+
+def credential_forms(credential: str) -> list[str]:
+    """What to scan for when a test minted ``credential`` (a SAS query string or an access
+    token): the whole of it and, for a SAS, its signature as sent and as decoded (a SAS without
+    its sig is harmless; the sig alone is what must never show)."""
+    forms = [credential]
+    for signature in parse_qs(credential).get("sig", []):
+        forms += [signature, quote(signature, safe="")]
+    return forms

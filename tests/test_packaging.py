@@ -390,7 +390,8 @@ def imports(path: Path) -> Iterator[tuple[str, str]]:
 
 @functools.cache
 def module_owners() -> dict[str, frozenset[str]]:
-    """Importable module names (one and two levels deep) to the distributions installing them."""
+    """Importable module names (one to three levels deep: azure.storage.blob) to the
+    distributions installing them."""
     owners: dict[str, set[str]] = {}
     for dist in distributions():
         name = normalized(dist.metadata["Name"])
@@ -399,9 +400,8 @@ def module_owners() -> dict[str, frozenset[str]]:
             parts = file.parts
             if not parts or parts[0].endswith((".dist-info", ".data")) or ".." in parts:
                 continue
-            stems = [part.split(".")[0] for part in parts[:2]]
-            keys.add(stems[0])
-            keys.add(".".join(stems))
+            stems = [part.split(".")[0] for part in parts[:3]]
+            keys.update(".".join(stems[:depth]) for depth in range(1, len(stems) + 1))
         for key in keys:
             owners.setdefault(key, set()).add(name)
     return {key: frozenset(value) for key, value in owners.items()}
@@ -416,8 +416,10 @@ def third_party_imports(package: Path) -> dict[str, set[str]]:
             top = module.split(".")[0]
             if top in sys.stdlib_module_names or top in FIRST_PARTY or top == "__future__":
                 continue
-            two = ".".join(module.split(".")[:2])
-            owner = owners.get(two) if two in owners and "." in two else None
+            # The most specific name a distribution installs: namespace packages (azure,
+            # azure.storage) are shared by many, their modules are not.
+            prefixes = [".".join(module.split(".")[:depth]) for depth in (3, 2, 1)]
+            owner = next((owners[p] for p in prefixes if len(owners.get(p, ())) == 1), None)
             owner = owner or owners.get(top)
             assert owner, f"{path}: no installed distribution provides {module}"
             assert len(owner) == 1, f"{path}: {module} is provided by {owner}"

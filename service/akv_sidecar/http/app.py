@@ -21,6 +21,7 @@ from akv_sidecar.http.guard import RequestGuard, RouteNames
 from akv_sidecar.http.opsroutes import build_ops_router
 from akv_sidecar.http.reads import Reads
 from akv_sidecar.http.routes import build_router
+from akv_sidecar.http.vending import Vending, build_vending_router
 from akv_sidecar.ops.events import EventGridReceiver
 from akv_sidecar.ops.metrics import METRICS_CONTENT_TYPE, Metrics, MetricsExporter
 from akv_sidecar.ops.status import StatusBoard
@@ -38,6 +39,7 @@ class Served(Protocol):
     metrics: Metrics
     exporter: MetricsExporter
     events: EventGridReceiver | None
+    vending: Vending
 
     def lifespan(self, app: Any) -> AbstractAsyncContextManager[None]: ...
 
@@ -54,8 +56,12 @@ def create_app(sidecar: Served, *, open_connections: Callable[[], int] | None = 
         summary="Azure Key Vault secrets for Spark drivers, cached on loopback.",
         version=__version__,
         lifespan=sidecar.lifespan,
+        # No redirect for a trailing slash: Starlette builds its Location from the Host header,
+        # which any caller chooses (an open redirect); such a path is simply not found.
+        redirect_slashes=False,
     )
     api.include_router(build_router(sidecar.reads, sidecar.cache, config.limits.max_batch))
+    api.include_router(build_vending_router(sidecar.vending))
     metrics_here = config.metrics.enabled and config.metrics.port is None
     api.include_router(
         build_ops_router(

@@ -32,11 +32,13 @@ _UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """A configured caller: its name, allow patterns (lower-cased) and whether it is an admin."""
+    """A configured caller: its name, allow patterns (lower-cased), whether it is an admin, and
+    the most a vended SAS may grant it (None: any permission)."""
 
     name: str
     allow: tuple[str, ...]
     admin: bool = False
+    allow_permissions: str | None = None
 
 
 def read_token(token: TokenConfig, path: str, source: str) -> str:
@@ -82,7 +84,7 @@ class Authenticator:
         for index, token in enumerate(self._config.tokens):
             value = read_token(token, f"auth.tokens[{index}]", self._source).encode()
             allow = tuple(pattern.lower() for pattern in token.allow)
-            caller = Caller(token.name, allow, token.admin)
+            caller = Caller(token.name, allow, token.admin, token.allow_permissions)
             callers.append((_digest(value), caller))
             by_header[_digest(b"Bearer " + value)] = caller
         return callers, by_header

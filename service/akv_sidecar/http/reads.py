@@ -22,7 +22,8 @@ from akv_sidecar.cache.cache import SecretCache
 from akv_sidecar.cache.outcomes import Declined, Hit
 from akv_sidecar.cache.policy import Spend, TokenBucket
 from akv_sidecar.cache.store import Entry, Key, age_tenths
-from akv_sidecar.config.schema import SECRET_NAME, VAULT_NAME, VERSION, LimitsConfig, VaultConfig
+from akv_sidecar.config.fields import SECRET_NAME, VAULT_NAME, VERSION
+from akv_sidecar.config.schema import LimitsConfig, VaultConfig
 from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.http.auth import Authenticator, Caller

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from akv_sidecar.core.bounded import BoundedMap
 from akv_sidecar.core.timestamps import iso_time
-from akv_sidecar.ops.records import ReadRecord
+from akv_sidecar.ops.records import ReadRecord, VendRecord
 
 __all__ = ["AuditLog"]
 
@@ -101,3 +101,37 @@ class AuditLog:
             f" version={_plain(record.version)} outcome={record.outcome} cache={record.cache}"
             f" latency_ms={record.latency * 1000.0:.3f} client={record.client}\n"
         )
+
+    def write_vend(self, record: VendRecord) -> None:
+        """One line for a SAS or access token handed out or refused, written at once: vending is
+        rare next to reads, and the line must exist even if the process dies a moment later."""
+        verb = "issued" if record.outcome == "ok" else "refused"
+        names = (
+            ("scope",)
+            if record.kind == "token"
+            else ("account", "container", "path", "permissions")
+        )
+        given = {name: _clip(getattr(record, name)) for name in names}
+        expires = iso_time(record.expires_on)
+        if self._format_lines == self._json_lines:
+            fields = {
+                "time": self._time(record.time),
+                "level": "INFO",
+                "logger": self.logger_name,
+                "message": f"{record.kind} {verb}",
+                "caller": record.caller,
+                **given,
+                "expires_on": expires,
+                "outcome": record.outcome,
+                "client": record.client,
+            }
+            line = json.dumps(fields, separators=(",", ":")) + "\n"
+        else:
+            details = "".join(f" {name}={_plain(value)}" for name, value in given.items())
+            line = (
+                f"{self._time(record.time)} INFO    {self.logger_name}: {record.kind} {verb}"
+                f" caller={record.caller}{details} expires_on={expires} outcome={record.outcome}"
+                f" client={record.client}\n"
+            )
+        self._stream.write(line)
+        self._stream.flush()

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-__all__ = ["ReadRecord", "Records"]
+__all__ = ["ReadRecord", "Records", "VendRecord"]
 
 _CHUNK = 256
 
@@ -30,6 +30,23 @@ class ReadRecord(NamedTuple):
     cache: str  # "hit", "miss", "stale" or "none" when no value was served
     latency: float  # seconds spent answering
     client: str  # peer address, or "unix" for the Unix socket
+
+
+class VendRecord(NamedTuple):
+    """One credential handed out or refused (a SAS, an access token): what it was for and until
+    when, never the credential. Fields that do not apply to its kind are None."""
+
+    time: float  # wall clock, epoch seconds
+    caller: str
+    kind: str  # "sas" or "token"
+    account: str | None
+    container: str | None
+    path: str | None
+    permissions: str | None
+    scope: str | None
+    expires_on: float | None  # epoch seconds; None when refused
+    outcome: str  # "ok" or the error code returned
+    client: str
 
 
 class Records:
