@@ -20,7 +20,7 @@ from ._exceptions import (
     UpstreamError,
 )
 from ._local import LocalConnection
-from ._secret import Secret
+from ._secret import AccessToken, Secret, VendedSas
 from ._setup import (
     KeyVaultFetchResult,
     configure_connections_parallel,
@@ -28,9 +28,11 @@ from ._setup import (
     fetch_keyvault_secrets_parallel,
 )
 from ._spark import SparkEngine
+from ._vending import SidecarTokenCredential
 
 __all__ = [
     "AUTH_MODES",
+    "AccessToken",
     "AzureADLS",
     "ClientConfig",
     "Connection",
@@ -48,10 +50,12 @@ __all__ = [
     "SidecarError",
     "SidecarStatus",
     "SidecarTimeout",
+    "SidecarTokenCredential",
     "SidecarUnavailable",
     "SparkEngine",
     "Unauthorized",
     "UpstreamError",
+    "VendedSas",
     "configure_connections_parallel",
     "fetch_keyvault_secret",
     "fetch_keyvault_secrets_parallel",

@@ -1,4 +1,4 @@
-"""`AzureADLS`: an ADLS Gen2 container, its credentials from Key Vault through the sidecar."""
+"""`AzureADLS`: an ADLS Gen2 container, its credentials from Key Vault or vended by the sidecar."""
 
 from __future__ import annotations
 
@@ -10,14 +10,22 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._client import SidecarClient, shared_client
+from ._config import WorkloadIdentity
 from ._deadline import Deadline
 from ._exceptions import RateLimited, SidecarTimeout
+from ._secret import AccessToken, VendedSas
+from ._vending import SidecarTokenCredential, VendedCredential
 
-__all__ = ["AUTH_MODES", "AzureADLS"]
+__all__ = ["AUTH_MODES", "DEFAULT_ENDPOINT_SUFFIX", "IDENTITIES", "AzureADLS"]
 
-AUTH_MODES = ("key_vault", "direct_key", "sas_token", "service_principal", "managed_identity")
+_VENDED = ("sidecar_sas", "sidecar_token")
+AUTH_MODES: tuple[str, ...] = ("key_vault", "direct_key", "sas_token", "service_principal")
+AUTH_MODES += ("managed_identity", *_VENDED)
+IDENTITIES = ("workload", "msi")
+DEFAULT_ENDPOINT_SUFFIX = "core.windows.net"
 _ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 _CONTAINER = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+_SUFFIX = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 _ABFS = "org.apache.hadoop.fs.azurebfs"
 
 
@@ -28,11 +36,16 @@ class AzureADLS:
     direct_key         `account_key` as given
     sas_token          `sas_token` as given, or from Key Vault
     service_principal  `tenant_id` + `client_id`, client secret given or from Key Vault
-    managed_identity   the compute's identity (`client_id` picks a user-assigned one)
+    managed_identity   the compute's identity: `identity="workload"` (AKS workload identity: the
+                       federated token file), `"msi"` (the VM's metadata endpoint) or None: workload
+                       when AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID and AZURE_TENANT_ID are set
+    sidecar_sas        a SAS for the container, vended by the sidecar (`sas_permissions`, `sas_ttl`)
+    sidecar_token      a Storage access token, vended by the sidecar (not for Spark)
 
-    Values from Key Vault are fetched once, cached per connection and shared by every thread.
-    `endpoint` overrides the storage endpoint for delta-rs, e.g. Azurite's
-    http://127.0.0.1:10000/devstoreaccount1.
+    Values from Key Vault are fetched once, cached per connection and shared by every thread;
+    vended credentials are cached too and renewed once less than a third of their life is left.
+    `endpoint_suffix` names another cloud (e.g. core.chinacloudapi.cn); `endpoint` overrides the
+    storage endpoint for delta-rs, e.g. Azurite's http://127.0.0.1:10000/devstoreaccount1.
     """
 
     def __init__(
@@ -52,6 +65,10 @@ class AzureADLS:
         *,
         name: str | None = None,
         endpoint: str | None = None,
+        endpoint_suffix: str = DEFAULT_ENDPOINT_SUFFIX,
+        identity: str | None = None,
+        sas_permissions: str = "rl",
+        sas_ttl: float | None = None,
         sidecar: SidecarClient | None = None,
     ) -> None:
         self.account = account
@@ -67,9 +84,17 @@ class AzureADLS:
         self.client_secret = client_secret
         self.name = name or f"{account}/{container}"
         self.endpoint = endpoint.rstrip("/") if endpoint else None
+        self.endpoint_suffix = (endpoint_suffix or "").strip(".").lower()
+        self.identity = identity
+        self.sas_permissions = sas_permissions
+        self.sas_ttl = sas_ttl
         self._sidecar = sidecar
         self._lock = threading.Lock()
         self._cached: str | None = None
+        self._vended: VendedCredential | None = None
+        if auth_mode in _VENDED:
+            what = "a SAS" if auth_mode == "sidecar_sas" else "an access token"
+            self._vended = VendedCredential(self._vend, f"{what} for ADLS connection '{self.name}'")
         if validate:
             self.validate()
 
@@ -84,15 +109,22 @@ class AzureADLS:
         if not _ACCOUNT.fullmatch(self.account or ""):
             self._invalid("account", "must be 3-24 lowercase letters and digits", self.account)
         if not _CONTAINER.fullmatch(self.container or ""):
-            self._invalid(
-                "container",
-                "must be 3-63 lowercase letters, digits and single hyphens",
-                self.container,
-            )
+            rule = "must be 3-63 lowercase letters, digits and single hyphens"
+            self._invalid("container", rule, self.container)
         if self.auth_mode not in AUTH_MODES:
             self._invalid("auth_mode", f"must be one of {', '.join(AUTH_MODES)}", self.auth_mode)
         if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
             self._invalid("endpoint", "must start with http:// or https://", self.endpoint)
+        if not _SUFFIX.fullmatch(self.endpoint_suffix):
+            rule = "must be a DNS suffix such as core.windows.net"
+            self._invalid("endpoint_suffix", rule, self.endpoint_suffix)
+        if self.identity is not None and self.identity not in IDENTITIES:
+            self._invalid("identity", "must be 'workload', 'msi' or None (auto)", self.identity)
+        if self.identity is not None and self.auth_mode != "managed_identity":
+            self._invalid("identity", "applies to auth_mode 'managed_identity' only", self.identity)
+        if not re.fullmatch(r"[a-z]+", self.sas_permissions or ""):
+            rule = "must be letters such as 'rl' or 'racwdl'"
+            self._invalid("sas_permissions", rule, self.sas_permissions)
         from_vault = bool(self.key_vault_name and self.secret_name)
         if self.auth_mode == "key_vault":
             self._require("key_vault_name", "secret_name")
@@ -104,6 +136,14 @@ class AzureADLS:
             self._require("tenant_id", "client_id")
             if not from_vault:
                 self._require("client_secret")
+        elif self.identity == "workload":
+            workload = self._workload()
+            for field in ("tenant_id", "client_id"):
+                if not (workload and getattr(workload, field)):
+                    raise ValueError(
+                        f"ADLS connection '{self.name}': identity 'workload' requires "
+                        f"'{field}' (or AZURE_{field.upper()} in the environment)."
+                    )
 
     def _require(self, *fields: str) -> None:
         for field in fields:
@@ -114,7 +154,8 @@ class AzureADLS:
                 )
 
     def _invalid(self, field: str, rule: str, value: object) -> None:
-        raise ValueError(f"ADLS connection '{self.name}': '{field}' {rule}, got {value!r}.")
+        got = f", got {value!r}" if value else ""
+        raise ValueError(f"ADLS connection '{self.name}': '{field}' {rule}{got}.")
 
     @property
     def secret_ref(self) -> tuple[str, str] | None:
@@ -132,13 +173,18 @@ class AzureADLS:
     def sidecar(self) -> SidecarClient:
         return self._sidecar or shared_client()
 
+    @property
+    def host(self) -> str:
+        """The account's DFS host, as ABFS names it: `<account>.dfs.<endpoint_suffix>`."""
+        return f"{self.account}.dfs.{self.endpoint_suffix}"
+
     def prime(self, value: str) -> None:
         """Cache a value fetched elsewhere (e.g. one batch request for many connections)."""
         with self._lock:
             self._cached = value
 
     def get_storage_key(self, timeout: float = 30.0) -> str | None:
-        """The account key (key_vault, direct_key) or SAS token (sas_token); None for other modes.
+        """The account key (key_vault, direct_key) or SAS (sas_token, sidecar_sas), else None.
 
         Returns or raises within `timeout` (a TimeoutError naming the vault and secret), even when
         the sidecar or Key Vault hangs. Concurrent callers share one fetch.
@@ -147,6 +193,8 @@ class AzureADLS:
             return self.account_key
         if self.auth_mode == "sas_token":
             return self._vault_value(timeout) if self.secret_ref else self.sas_token
+        if self.auth_mode == "sidecar_sas":
+            return self._vended_text(timeout)
         return self._vault_value(timeout) if self.auth_mode == "key_vault" else None
 
     def get_client_secret(self, timeout: float = 30.0) -> str | None:
@@ -155,12 +203,34 @@ class AzureADLS:
             return None
         return self.client_secret or self._vault_value(timeout)
 
+    def get_vended(self, timeout: float = 30.0) -> VendedSas | AccessToken | None:
+        """The SAS (sidecar_sas) or access token (sidecar_token) the sidecar vended for this
+        connection, None for other modes: cached, shared by every thread and renewed once less
+        than a third of its life is left (a failed renewal keeps the current one while it works).
+        """
+        return self._vended.get(timeout) if self._vended is not None else None
+
+    def _vend(self, timeout: float) -> VendedSas | AccessToken:
+        if self.auth_mode == "sidecar_token":
+            return self.sidecar.get_token(timeout=timeout)
+        scope = (self.account, self.container, None, self.sas_permissions, self.sas_ttl)
+        return self.sidecar.get_sas(*scope, timeout=timeout)
+
+    def _vended_text(self, timeout: float = 30.0) -> str:
+        vended = self.get_vended(timeout)
+        if isinstance(vended, AccessToken):
+            return vended.token
+        return vended.sas_token if vended is not None else ""
+
     def invalidate(self, timeout: float = 30.0) -> None:
-        """Refetch the Key Vault value through the sidecar's refresh endpoint (e.g. after a 403).
+        """Refetch the Key Vault value through the sidecar's refresh endpoint (e.g. after a 403);
+        a vended SAS or token is dropped, and the next use vends a new one.
 
         When the secret was refreshed moments ago (the sidecar allows one refresh per 10 s), the
         value it now serves is used.
         """
+        if self._vended is not None:
+            self._vended.drop()
         ref = self.secret_ref
         if ref is None:
             return
@@ -198,46 +268,75 @@ class AzureADLS:
         finally:
             self._lock.release()
 
+    def _workload(self) -> WorkloadIdentity | None:
+        """The workload identity managed_identity uses, or None for the VM's metadata endpoint."""
+        if self.auth_mode != "managed_identity":
+            return None
+        return WorkloadIdentity.resolve(self.identity, self.tenant_id, self.client_id)
+
     def uri(self, path: str = "") -> str:
-        """abfss://<container>@<account>.dfs.core.windows.net/<prefix>/<path>"""
+        """abfss://<container>@<account>.dfs.<endpoint_suffix>/<prefix>/<path>, for Spark."""
+        return f"abfss://{self.container}@{self.host}/{self._path(path)}"
+
+    def object_store_uri(self, path: str = "") -> str:
+        """abfss://<container>/<prefix>/<path>, for delta-rs with storage_options(): object_store
+        reads `container@host` URIs only under dfs.core.windows.net, this form in every cloud."""
+        return f"abfss://{self.container}/{self._path(path)}"
+
+    def _path(self, path: str) -> str:
         full = posixpath.join(self.path_prefix, path.lstrip("/")) if self.path_prefix else path
-        return f"abfss://{self.container}@{self.account}.dfs.core.windows.net/{full.lstrip('/')}"
+        return full.lstrip("/")
 
     def spark_conf(self) -> dict[str, str]:
         """The account-scoped fs.azure.* settings of the ABFS driver for this auth mode."""
-        host = f"{self.account}.dfs.core.windows.net"
-        if self.auth_mode in ("key_vault", "direct_key"):
-            return {
-                f"fs.azure.account.auth.type.{host}": "SharedKey",
-                f"fs.azure.account.key.{host}": _str(self.get_storage_key()),
-            }
-        if self.auth_mode == "sas_token":
-            return {
-                f"fs.azure.account.auth.type.{host}": "SAS",
-                f"fs.azure.sas.token.provider.type.{host}": f"{_ABFS}.sas.FixedSASTokenProvider",
-                f"fs.azure.sas.fixed.token.{host}": _str(self.get_storage_key()).lstrip("?"),
-            }
-        conf = {f"fs.azure.account.auth.type.{host}": "OAuth"}
-        if self.auth_mode == "service_principal":
-            return conf | {
-                f"fs.azure.account.oauth.provider.type.{host}": (
-                    f"{_ABFS}.oauth2.ClientCredsTokenProvider"
-                ),
-                f"fs.azure.account.oauth2.client.id.{host}": _str(self.client_id),
-                f"fs.azure.account.oauth2.client.secret.{host}": _str(self.get_client_secret()),
-                f"fs.azure.account.oauth2.client.endpoint.{host}": (
+        mode = self.auth_mode
+        if mode in ("key_vault", "direct_key"):
+            return self._keyed(
+                {"account.auth.type": "SharedKey", "account.key": _str(self.get_storage_key())}
+            )
+        if mode in ("sas_token", "sidecar_sas"):
+            # No provider type: hadoop-azure uses its own FixedSASTokenProvider for a fixed token
+            # (a provider type set here would take precedence over it).
+            token = _str(self.get_storage_key()).lstrip("?")
+            return self._keyed({"account.auth.type": "SAS", "sas.fixed.token": token})
+        if mode == "sidecar_token":
+            raise ValueError(
+                f"ADLS connection '{self.name}': auth_mode 'sidecar_token' has no Spark settings "
+                "(hadoop-azure takes no bearer token): use sidecar_sas or managed_identity."
+            )
+        conf = {"account.auth.type": "OAuth"}
+        provider = "account.oauth.provider.type"
+        workload = self._workload()
+        if mode == "service_principal":
+            conf |= {
+                provider: f"{_ABFS}.oauth2.ClientCredsTokenProvider",
+                "account.oauth2.client.id": _str(self.client_id),
+                "account.oauth2.client.secret": _str(self.get_client_secret()),
+                "account.oauth2.client.endpoint": (
                     f"https://login.microsoftonline.com/{self.tenant_id}/oauth2/token"
                 ),
             }
-        conf[f"fs.azure.account.oauth.provider.type.{host}"] = f"{_ABFS}.oauth2.MsiTokenProvider"
-        if self.client_id:
-            conf[f"fs.azure.account.oauth2.client.id.{host}"] = self.client_id
-        if self.tenant_id:
-            conf[f"fs.azure.account.oauth2.msi.tenant.{host}"] = self.tenant_id
-        return conf
+        elif workload is not None:
+            conf |= {
+                provider: f"{_ABFS}.oauth2.WorkloadIdentityTokenProvider",
+                "account.oauth2.msi.tenant": workload.tenant_id,
+                "account.oauth2.client.id": workload.client_id,
+                "account.oauth2.token.file": workload.token_file,
+            }
+            if workload.authority:  # hadoop-azure appends "<tenant>/oauth2/v2.0/token"
+                conf["account.oauth2.msi.authority"] = workload.authority.rstrip("/") + "/"
+        else:
+            conf[provider] = f"{_ABFS}.oauth2.MsiTokenProvider"
+            conf |= {"account.oauth2.client.id": self.client_id} if self.client_id else {}
+            conf |= {"account.oauth2.msi.tenant": self.tenant_id} if self.tenant_id else {}
+        return self._keyed(conf)
+
+    def _keyed(self, settings: dict[str, str]) -> dict[str, str]:
+        return {f"fs.azure.{key}.{self.host}": value for key, value in settings.items()}
 
     def configure_spark(self, spark: Any) -> None:
-        """Apply spark_conf() to the session and to its Hadoop configuration (where ABFS reads)."""
+        """Apply spark_conf() to the session and to its Hadoop configuration (where ABFS reads).
+        ABFS keeps the SAS it first opened a container with: give sidecar_sas a long `sas_ttl`."""
         settings = self.spark_conf()
         jsc = getattr(spark, "_jsc", None)  # absent on Spark Connect, where the session conf is all
         for key, value in settings.items():
@@ -246,31 +345,47 @@ class AzureADLS:
                 jsc.hadoopConfiguration().set(key, value)
 
     def storage_options(self) -> dict[str, str]:
-        """delta-rs / object_store options for this auth mode."""
+        """delta-rs / object_store options for this auth mode (a vended SAS or token as it is now:
+        call this for each operation, it is cached)."""
         options = {"account_name": self.account}
         if self.endpoint:
             options["endpoint"] = self.endpoint
             if self.endpoint.startswith("http://"):
                 options["allow_http"] = "true"
-        if self.auth_mode in ("key_vault", "direct_key"):
+        elif self.endpoint_suffix != DEFAULT_ENDPOINT_SUFFIX:
+            options["endpoint"] = f"https://{self.account}.blob.{self.endpoint_suffix}"
+        mode = self.auth_mode
+        workload = self._workload()
+        if mode in ("key_vault", "direct_key"):
             options["account_key"] = _str(self.get_storage_key())
-        elif self.auth_mode == "sas_token":
+        elif mode in ("sas_token", "sidecar_sas"):
             options["sas_token"] = _str(self.get_storage_key()).lstrip("?")
-        elif self.auth_mode == "service_principal":
+        elif mode == "sidecar_token":
+            options["bearer_token"] = self._vended_text()
+        elif mode == "service_principal":
             options["tenant_id"] = _str(self.tenant_id)
             options["client_id"] = _str(self.client_id)
             options["client_secret"] = _str(self.get_client_secret())
+        elif workload is not None:
+            options |= {"tenant_id": workload.tenant_id, "client_id": workload.client_id}
+            options["federated_token_file"] = workload.token_file
+            options |= {"authority_host": workload.authority} if workload.authority else {}
         elif self.client_id:  # managed identity: object_store's default credential
             options["client_id"] = self.client_id
         return options
 
     def pandas_storage_options(self) -> dict[str, Any]:
-        """adlfs/fsspec options, as odibi gave them."""
+        """adlfs/fsspec options, as odibi gave them; sidecar_token gives adlfs a `credential`
+        (an async token credential that asks the sidecar)."""
         options: dict[str, Any] = {"account_name": self.account}
+        if self.endpoint_suffix != DEFAULT_ENDPOINT_SUFFIX:
+            options["account_host"] = f"{self.account}.blob.{self.endpoint_suffix}"
         if self.auth_mode in ("key_vault", "direct_key"):
             return options | {"account_key": self.get_storage_key()}
-        if self.auth_mode == "sas_token":
+        if self.auth_mode in ("sas_token", "sidecar_sas"):
             return options | {"sas_token": _str(self.get_storage_key()).lstrip("?")}
+        if self.auth_mode == "sidecar_token":
+            return options | {"credential": SidecarTokenCredential(self.sidecar)}
         if self.auth_mode == "service_principal":
             return options | {
                 "tenant_id": self.tenant_id,

@@ -7,10 +7,10 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpcore
@@ -21,12 +21,14 @@ from ._deadline import Deadline, backoff_delay, deadline_scope
 from ._errors import RETRY_STATUSES, from_error_body, from_network_error, from_status
 from ._exceptions import SidecarError, SidecarTimeout, SidecarUnavailable
 from ._fallback import DirectKeyVault
-from ._secret import Secret
+from ._secret import AccessToken, Secret, VendedSas
 from ._transport import DeadlineTransport
 
 __all__ = ["FallbackWarning", "SecretRef", "SidecarClient", "SidecarStatus", "shared_client"]
 
 SecretRef = tuple[str, str] | tuple[str, str, str | None]
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+_V = TypeVar("_V")
 _NETWORK_ERRORS = (httpcore.NetworkError, httpcore.TimeoutException, httpcore.ProtocolError)
 
 
@@ -155,6 +157,36 @@ class SidecarClient:
         answer = self._call("POST", path, vault, name, self._deadline(timeout))
         return Secret.from_json(answer.body, cache=answer.headers.get("X-Cache"))
 
+    def get_sas(
+        self,
+        account: str,
+        container: str,
+        path: str | None = None,
+        permissions: str = "rl",
+        ttl: float | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> VendedSas:
+        """A SAS for the container (or `path` in it) that the sidecar signs: `permissions` are
+        letters of "racwdl", `ttl` seconds (the sidecar's default and maximum apply)."""
+        body: dict[str, Any] = {"account": account, "container": container}
+        body |= {"path": path} if path else {}
+        body["permissions"] = permissions
+        body |= {} if ttl is None else {"ttl": int(ttl)}
+        subject = f"a SAS for storage container '{account}/{container}'"
+        answer = self._vend("/v1/storage/sas", body, subject, timeout)
+        return _vended(VendedSas.from_json, answer, subject)
+
+    def get_token(self, scope: str = STORAGE_SCOPE, *, timeout: float | None = None) -> AccessToken:
+        """An Entra ID access token of the sidecar's identity for `scope` (default: Storage)."""
+        subject = f"an access token for scope '{scope}'"
+        answer = self._vend("/v1/tokens", {"scope": scope}, subject, timeout)
+        return _vended(AccessToken.from_json, answer, subject)
+
+    def _vend(self, path: str, body: Any, subject: str, timeout: float | None) -> _Answer:
+        deadline = self._deadline(timeout)
+        return self._call("POST", path, None, None, deadline, json_body=body, subject=subject)
+
     def status(self, timeout: float = 2.0) -> SidecarStatus:
         """Whether the sidecar answers /healthz and whether /readyz says ready (never raises)."""
         try:
@@ -194,6 +226,7 @@ class SidecarClient:
         params: dict[str, str] | None = None,
         json_body: Any = None,
         retry: bool = True,
+        subject: str | None = None,
     ) -> _Answer:
         attempts = 1 + (self.config.retries if retry else 0)
         with deadline_scope(deadline):
@@ -201,13 +234,15 @@ class SidecarClient:
                 try:
                     answer = self._exchange(method, path, params, json_body, deadline)
                 except _NETWORK_ERRORS as exc:
-                    failure = from_network_error(exc, self.url, deadline.timeout, vault, name)
+                    failure = from_network_error(
+                        exc, self.url, deadline.timeout, vault, name, subject=subject
+                    )
                     if isinstance(failure, SidecarTimeout):
                         raise failure from None
                 else:
                     if answer.status < 400:
                         return answer
-                    failure = from_status(answer.status, answer.body, vault, name)
+                    failure = from_status(answer.status, answer.body, vault, name, subject=subject)
                     if answer.status not in RETRY_STATUSES:
                         raise failure
                 delay = backoff_delay(attempt, self.config.backoff_base, self.config.backoff_max)
@@ -299,6 +334,15 @@ def _batch_outcome(result: Any, vault: str, name: str) -> Secret | SidecarError:
     if isinstance(result, dict) and "value" in result:
         return Secret.from_json(result)
     return SidecarError(vault, name, detail="the batch answer has no value for this item")
+
+
+def _vended(parse: Callable[[Any], _V], answer: _Answer, subject: str) -> _V:
+    """The vended credential in the answer; a malformed answer's content is never repeated."""
+    try:
+        return parse(answer.body)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        detail = "its answer is not the credential the API describes"
+        raise SidecarError(detail=detail, status=answer.status, subject=subject) from None
 
 
 def _for_item(error: SidecarError, vault: str, name: str) -> SidecarError:

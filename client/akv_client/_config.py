@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ClientConfig", "FallbackConfig"]
+__all__ = ["ClientConfig", "FallbackConfig", "WorkloadIdentity"]
 
 DEFAULT_URL = "http://127.0.0.1:8787"
 DEFAULT_TIMEOUT = 10.0
@@ -18,6 +18,9 @@ ENV_TOKEN_FILE = "AKV_SIDECAR_TOKEN_FILE"  # noqa: S105
 ENV_FALLBACK = "AKV_SIDECAR_FALLBACK"
 ENV_FALLBACK_VAULT_URLS = "AKV_SIDECAR_FALLBACK_VAULT_URLS"
 ENV_FALLBACK_CA_FILE = "AKV_SIDECAR_FALLBACK_CA_FILE"
+# What AKS's workload identity webhook sets in a pod, and where it mounts the token by default.
+ENV_WORKLOAD = ("AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID")
+AKS_TOKEN_FILE = "/var/run/secrets/azure/tokens/azure-identity-token"  # noqa: S105 - a path
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,40 @@ class FallbackConfig:
             urls[vault.strip()] = url.strip()
         return cls(
             enabled=mode == "direct", vault_urls=urls, ca_file=env.get(ENV_FALLBACK_CA_FILE) or None
+        )
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """AKS workload identity: the federated token file in the pod, and the app it stands for.
+
+    `authority` is AZURE_AUTHORITY_HOST (another cloud's login host), or "" for Azure's public one.
+    """
+
+    tenant_id: str
+    client_id: str
+    token_file: str = AKS_TOKEN_FILE
+    authority: str = ""
+
+    @classmethod
+    def resolve(
+        cls,
+        identity: str | None,
+        tenant_id: str | None = None,
+        client_id: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> WorkloadIdentity | None:
+        """For identity "workload", these settings (the ids given first, then AZURE_TENANT_ID and
+        AZURE_CLIENT_ID); "msi": None; None: workload when the webhook's three variables are set.
+        """
+        env = os.environ if env is None else env
+        if identity == "msi" or (identity is None and not all(map(env.get, ENV_WORKLOAD))):
+            return None
+        return cls(
+            tenant_id=tenant_id or env.get("AZURE_TENANT_ID", ""),
+            client_id=client_id or env.get("AZURE_CLIENT_ID", ""),
+            token_file=env.get("AZURE_FEDERATED_TOKEN_FILE") or AKS_TOKEN_FILE,
+            authority=env.get("AZURE_AUTHORITY_HOST", ""),
         )
 
 

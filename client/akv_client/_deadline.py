@@ -1,4 +1,4 @@
-"""An overall deadline per call, and the backoff between its attempts.
+"""An overall deadline per call, the backoff between its attempts, and a vended credential's lease.
 
 The active deadline lives in a context variable so the network layer (`_transport`) can clamp
 every connect, read and write to what is left of it: a server trickling one byte at a time cannot
@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 
-__all__ = ["Deadline", "active_deadline", "backoff_delay", "deadline_scope"]
+__all__ = ["Deadline", "Lease", "active_deadline", "backoff_delay", "deadline_scope"]
 
 
 class Deadline:
@@ -61,3 +62,37 @@ def backoff_delay(
 ) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
     return float(rand()) * min(cap, base * 2.0**attempt)
+
+
+class Lease:
+    """A vended credential's life, from its receipt to `expires_on`, on the monotonic clock.
+
+    `renew_due` once less than a third of that life is left. The life is measured with this
+    machine's wall clock once, at receipt; from then on only the monotonic clock counts, so a
+    clock step cannot stretch it. `postpone` defers the next renewal after one failed.
+    """
+
+    def __init__(
+        self,
+        expires_on: datetime,
+        *,
+        wall: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        start = clock()
+        self.lifetime = expires_on.timestamp() - wall()
+        self.expires_at = start + self.lifetime
+        self.renew_at = start + self.lifetime * 2.0 / 3.0
+
+    @property
+    def renew_due(self) -> bool:
+        return self._clock() >= self.renew_at
+
+    @property
+    def expired(self) -> bool:
+        return self._clock() >= self.expires_at
+
+    def postpone(self, seconds: float) -> None:
+        """Try renewing again in `seconds`, but never later than the expiry."""
+        self.renew_at = min(self._clock() + seconds, self.expires_at)

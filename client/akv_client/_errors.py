@@ -30,6 +30,7 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 
 _BY_STATUS: Mapping[int, type[SidecarError]] = {
     400: InvalidRequest,
+    422: InvalidRequest,
     401: Unauthorized,
     403: Forbidden,
     404: SecretNotFound,
@@ -42,6 +43,8 @@ _BY_STATUS: Mapping[int, type[SidecarError]] = {
 # Batch items carry a code but no status of their own.
 _STATUS_BY_CODE: Mapping[str, int] = {
     "InvalidName": 400,
+    "MalformedBody": 400,
+    "InvalidRequest": 422,
     "Unauthenticated": 401,
     "Forbidden": 403,
     "VaultNotConfigured": 404,
@@ -56,12 +59,14 @@ _STATUS_BY_CODE: Mapping[str, int] = {
 }
 
 
-def from_status(status: int, body: Any, vault: str | None, name: str | None) -> SidecarError:
+def from_status(
+    status: int, body: Any, vault: str | None, name: str | None, *, subject: str | None = None
+) -> SidecarError:
     """An error response of the sidecar, as the matching exception."""
     code, message = _code_and_message(body)
     cls = _BY_STATUS.get(status, SidecarError)
     detail = f"HTTP {status} {code}: {message}" if code else f"HTTP {status}"
-    return cls(vault, name, detail=detail, code=code, status=status)
+    return cls(vault, name, detail=detail, code=code, status=status, subject=subject)
 
 
 def from_error_body(error: Any, vault: str | None, name: str | None) -> SidecarError:
@@ -73,12 +78,20 @@ def from_error_body(error: Any, vault: str | None, name: str | None) -> SidecarE
 
 
 def from_network_error(
-    exc: Exception, url: str, timeout: float, vault: str | None, name: str | None
+    exc: Exception,
+    url: str,
+    timeout: float,
+    vault: str | None,
+    name: str | None,
+    *,
+    subject: str | None = None,
 ) -> SidecarError:
     """A connection-level failure: timeouts become SidecarTimeout, the rest SidecarUnavailable."""
     if isinstance(exc, httpcore.TimeoutException):
-        return SidecarTimeout(vault, name, detail=f"no answer from {url} within {timeout:g}s")
-    return SidecarUnavailable(vault, name, detail=f"cannot reach {url}: {type(exc).__name__}")
+        detail = f"no answer from {url} within {timeout:g}s"
+        return SidecarTimeout(vault, name, detail=detail, subject=subject)
+    detail = f"cannot reach {url}: {type(exc).__name__}"
+    return SidecarUnavailable(vault, name, detail=detail, subject=subject)
 
 
 def _code_and_message(body: Any) -> tuple[str | None, str]:

@@ -10,7 +10,8 @@
     ├── InvalidRequest      400: a name Key Vault would reject
     └── RateLimited         429: e.g. a refresh of the same secret within 10 s
 
-Each message names the vault and secret and says what to check; none contains a secret value.
+Each message names the vault and secret (or, for vended credentials, the storage container or the
+token scope: `subject`) and says what to check; none contains a secret value, SAS or token.
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ __all__ = [
 
 
 class SidecarError(Exception):
-    """Base of every client error; `vault`, `name` and the sidecar's `code` travel with it."""
+    """Base of every client error; `vault`, `name` and the sidecar's `code` travel with it.
+
+    `subject` replaces the vault and secret in messages for calls about something else, e.g.
+    "a SAS for storage container 'acct/data'"; such errors give `vend_advice` where it differs.
+    """
 
     advice = "Check the sidecar's logs."
+    vend_advice: str | None = None
 
     def __init__(
         self,
@@ -41,17 +47,23 @@ class SidecarError(Exception):
         detail: str = "",
         code: str | None = None,
         status: int | None = None,
+        subject: str | None = None,
     ) -> None:
         self.vault = vault
         self.name = name
         self.detail = detail
         self.code = code
         self.status = status
+        self.subject = subject
+        if subject and self.vend_advice:
+            self.advice = self.vend_advice
         super().__init__(self._message())
 
     @property
     def target(self) -> str:
         """What the call was about, for messages: `'kv1/bronze'` or the whole sidecar."""
+        if self.subject:
+            return self.subject
         if self.vault and self.name:
             return f"Key Vault secret '{self.vault}/{self.name}'"
         if self.vault:
@@ -67,7 +79,8 @@ class SidecarError(Exception):
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keep pickling (multiprocessing, Spark) working with keyword-only fields.
-        return (_rebuild, (type(self), self.vault, self.name, self.detail, self.code, self.status))
+        fields = (self.vault, self.name, self.detail, self.code, self.status, self.subject)
+        return (_rebuild, (type(self), *fields))
 
 
 def _rebuild(
@@ -77,8 +90,9 @@ def _rebuild(
     detail: str,
     code: str | None,
     status: int | None,
+    subject: str | None = None,
 ) -> SidecarError:
-    return cls(vault, name, detail=detail, code=code, status=status)
+    return cls(vault, name, detail=detail, code=code, status=status, subject=subject)
 
 
 class SidecarUnavailable(SidecarError):
@@ -113,6 +127,10 @@ class Forbidden(SidecarError):
         "Check that the token is one the sidecar knows and that its allow list permits this "
         "vault/secret."
     )
+    vend_advice = (
+        "Check that the token is one the sidecar knows and that its allow list permits this "
+        "storage account and container (or token scope), with these permissions."
+    )
 
     def summary(self) -> str:
         return f"The sidecar denied access to {self.target}"
@@ -120,8 +138,17 @@ class Forbidden(SidecarError):
 
 class SecretNotFound(SidecarError):
     advice = "Check the secret name and that the sidecar's allow list permits it."
+    vend_advice = (
+        "Check the account and container names and that the sidecar is configured to vend "
+        "credentials for that storage account."
+    )
 
     def summary(self) -> str:
+        if self.subject:
+            route = ": it has no such route (a sidecar older than credential vending?)"
+            return f"The sidecar cannot vend {self.target}" + (
+                route if self.code == "NotFound" else ""
+            )
         if self.code == "VaultNotConfigured":
             return f"{self.target} is in a vault the sidecar is not configured for"
         if self.code == "SecretDisabled":
@@ -131,13 +158,23 @@ class SecretNotFound(SidecarError):
 
 class UpstreamError(SidecarError):
     advice = "Check the sidecar's logs and its identity's access policy/RBAC on the vault."
+    vend_advice = (
+        "Check the sidecar's logs: it signs a SAS with the account key it reads from Key Vault "
+        "and gets tokens with its own identity."
+    )
 
     def summary(self) -> str:
+        if self.subject:
+            return f"Azure returned an error for {self.target}"
         return f"Key Vault returned an error for {self.target}"
 
 
 class InvalidRequest(SidecarError):
     advice = "Names are 1-127 characters of letters, digits and hyphens."
+    vend_advice = (
+        "Check the account and container names, the permissions (letters of 'racwdl') and the ttl "
+        "(seconds, within the sidecar's maximum)."
+    )
 
     def summary(self) -> str:
         return f"The sidecar rejected the request for {self.target} as invalid"
@@ -145,6 +182,7 @@ class InvalidRequest(SidecarError):
 
 class RateLimited(SidecarError):
     advice = "A secret can be refreshed at most once every 10 seconds; read it instead."
+    vend_advice = "This caller is over its budget of sidecar calls to Azure; retry in a moment."
 
     def summary(self) -> str:
         return f"The sidecar rate-limited the request for {self.target}"

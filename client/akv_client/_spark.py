@@ -10,6 +10,7 @@ from typing import Any
 
 from ._client import SidecarClient
 from ._connection import Connection
+from ._exceptions import SidecarError
 from ._setup import prefetch
 
 __all__ = ["SparkEngine"]
@@ -18,8 +19,8 @@ __all__ = ["SparkEngine"]
 class SparkEngine:
     """Configures every connection on the Spark session (all keys in one batch request).
 
-    A connection whose secret could not be fetched is left out and its error kept in `errors`;
-    the others work. Methods take a connection by name or as an object.
+    A connection whose secret (or vended SAS) could not be fetched is left out and its error kept
+    in `errors`; the others work. Methods take a connection by name or as an object.
     """
 
     def __init__(
@@ -35,10 +36,13 @@ class SparkEngine:
         self.connections: dict[str, Connection] = dict(connections or {})
         self._failures: dict[str, str] = {}
         for name, result in prefetch(self.connections, 5, timeout, verbose, client).items():
-            if result.success:
-                self.connections[name].configure_spark(self.spark)
-            else:
+            if not result.success:
                 self._failures[name] = f"Failed to fetch secret for '{name}': {result.error}"
+                continue
+            try:
+                self.connections[name].configure_spark(self.spark)
+            except SidecarError as exc:
+                self._failures[name] = f"Failed to fetch a credential for '{name}': {exc}"
 
     @property
     def errors(self) -> list[str]:

@@ -56,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        seen = Seen(self.command, self.path, dict(self.headers), json.loads(raw) if raw else None)
+        seen = Seen(self.command, self.path, dict(self.headers), _body(raw))
         reply: Reply = self.server.script.next(seen)
         payload = json.dumps(reply.body).encode() if reply.body is not None else b""
         head = (
@@ -78,6 +78,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _answer
     do_POST = _answer
+
+
+def _body(raw: bytes) -> Any:
+    """JSON bodies decoded; others (a form-encoded token request) kept as text."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
 
 
 class _TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
