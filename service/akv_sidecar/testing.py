@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from akv_sidecar.config.loading import load_config
 from akv_sidecar.config.schema import Config
@@ -118,10 +118,12 @@ def run_sidecar(
     wait_ready: bool = True,
     port: int = 0,
     timeout: float = 15.0,
+    audit_stream: TextIO | None = None,
 ) -> Iterator[RunningSidecar]:
-    """Start the sidecar for ``config`` (a Config, or a dict read without env overrides)."""
+    """Start the sidecar for ``config`` (a Config, or a dict read without env overrides); audit
+    lines go to ``audit_stream`` (default stdout)."""
     loaded = config if isinstance(config, Config) else load_config(data=config, environ={})
-    sidecar = Sidecar(loaded, clock=clock, rand=rand)
+    sidecar = Sidecar(loaded, clock=clock, rand=rand, audit_stream=audit_stream)
     served = build_server(sidecar, port=port)
     server = served.server
     thread = threading.Thread(target=served.run, name="akv-sidecar", daemon=True)

@@ -75,3 +75,18 @@ def test_each_caller_has_its_own_budget(
             for i in range(10, 12)
         ]
         assert fresh == [404, 404]
+
+
+def test_status_shows_who_is_held_to_its_budget(
+    kv: Vault, make_config: Callable[..., dict[str, Any]]
+) -> None:
+    """After a refusal, /v1/status lists the caller with its count of refused reads."""
+    config = make_config(limits={"upstream_rate": 1, "upstream_burst": 1})
+    with run_sidecar(config, clock=FakeClock()) as sidecar, client(sidecar) as http:
+        assert http.get("/v1/vaults/kv1/secrets/gone-1").status_code == 404
+        assert http.get("/v1/vaults/kv1/secrets/gone-2").status_code == 429
+        assert http.get("/v1/vaults/kv1/secrets/gone-3").status_code == 429
+        sidecar.sidecar.records.drain()  # what the drain task does every 0.2 s
+        callers = http.get("/v1/status").json()["callers"]
+    assert [(row["name"], row["over_budget"]) for row in callers] == [("tests", 2)]
+    assert callers[0]["last_over_budget_at"] is not None
