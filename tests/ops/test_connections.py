@@ -4,6 +4,7 @@ connection limit closing idle connections first, and probes answered while every
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -190,8 +191,11 @@ def test_probes_answer_while_every_connection_is_busy(start: StartSidecar, kv: E
                 third.sendall(get(HIT, sidecar.token))
                 third.settimeout(5)
                 refused = b""
-                while chunk := third.recv(4096):  # ends when the sidecar closes it
-                    refused += chunk
+                # Ends when the sidecar closes it; a reset after the answer arrived ends it too
+                # (the close can race the socket's last read on a loaded machine).
+                with contextlib.suppress(ConnectionResetError):
+                    while chunk := third.recv(4096):
+                        refused += chunk
         finally:
             kv.clear_faults()
             for thread in threads:
