@@ -25,7 +25,7 @@ value is (``cache.store.age_tenths``) are likewise one function each, used by bo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from akv_sidecar.config.schema import LimitsConfig
 from akv_sidecar.http.errors import ApiError
@@ -35,10 +35,10 @@ __all__ = ["Admitted", "RequestChecks", "body_too_large_error", "too_busy_error"
 Headers = Iterable[tuple[bytes, bytes]]
 # Every header a proxy adds to name the client: refusing one of them only would be no defence.
 _FORWARDING = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
+_NOTED = _FORWARDING | {b"content-length", b"transfer-encoding"}
 
 
-@dataclass(frozen=True, slots=True)
-class Admitted:
+class Admitted(NamedTuple):
     """A request within every limit: its Authorization header and what its body announces."""
 
     authorization: bytes | None
@@ -48,6 +48,10 @@ class Admitted:
     @property
     def has_body(self) -> bool:
         return self.chunked or bool(self.content_length)
+
+
+# tuple.__new__ skips the NamedTuple constructor's Python frame: this runs on every cache hit.
+_admitted = tuple.__new__
 
 
 class RequestChecks:
@@ -66,21 +70,21 @@ class RequestChecks:
         """``Admitted`` for a request within every limit, else the error to answer it with;
         a ``probe`` (answered from memory) is not refused for the connection limit."""
         limits = self._limits
-        size, count = 0, 0
+        size = 0
         authorization, authorizations = None, 0
         length, chunked, forwarded = None, False, False
         for name, value in headers:
             size += len(name) + len(value)
-            count += 1
             if name == b"authorization":
                 authorization = value
                 authorizations += 1
-            elif name == b"content-length":
-                length = int(value) if value.isdigit() else None
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name in _FORWARDING:
-                forwarded = True
+            elif name in _NOTED:  # one set lookup for every other header: the hit path runs this
+                if name == b"content-length":
+                    length = int(value) if value.isdigit() else None
+                elif name == b"transfer-encoding":
+                    chunked = True
+                else:
+                    forwarded = True
         if forwarded and self._reject_forwarded:
             return ApiError(
                 400,
@@ -89,7 +93,7 @@ class RequestChecks:
                 " refused. Call the sidecar directly, or set limits.forwarded_for: allow if it"
                 " runs behind a trusted proxy.",
             )
-        if size > limits.max_header_bytes or count > limits.max_headers:
+        if size > limits.max_header_bytes or len(headers) > limits.max_headers:
             return ApiError(431, "HeadersTooLarge", "The request headers are too large.")
         if authorizations > 1:
             return ApiError(
@@ -99,13 +103,10 @@ class RequestChecks:
             )
         if length is not None and length > limits.max_body_bytes:
             return body_too_large_error(limits)
-        if not probe and self._too_many_connections():
+        connections = self._open_connections
+        if not probe and connections is not None and connections() > limits.max_connections:
             return too_busy_error()
-        return Admitted(authorization, length, chunked)
-
-    def _too_many_connections(self) -> bool:
-        count = self._open_connections
-        return count is not None and count() > self._limits.max_connections
+        return _admitted(Admitted, (authorization, length, chunked))
 
 
 def body_too_large_error(limits: LimitsConfig) -> ApiError:

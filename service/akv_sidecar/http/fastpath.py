@@ -75,7 +75,12 @@ class FastPath:
         The checks are the guard's own: whatever they refuse, the guard answers.
         """
         checked = self._inspect(scope["headers"])
-        if type(checked) is not Admitted or checked.authorization is None or checked.has_body:
+        if (
+            type(checked) is not Admitted
+            or checked.authorization is None
+            or checked.chunked
+            or checked.content_length
+        ):
             return None
         served = self._reads.fast(checked.authorization, key, peer(scope))
         if served is not None:
