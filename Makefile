@@ -46,7 +46,7 @@ CLIENT_TESTS_310 := tests/client/test_units.py tests/client/test_standalone.py
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test test-py310 lint fmt bench clean install lock
+.PHONY: help run test test-py310 jvm lint fmt bench clean install lock
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -122,7 +122,15 @@ $(SPARK_JARS_STAMP): $(TEST_STAMP) tests/client/spark_setup.py
 	$(BIN)/python -m tests.client.spark_setup
 	touch $@
 
-test: $(TEST_STAMP) $(AZURITE_STAMP) $(SPARK_JARS_STAMP) test-py310  ## install what the tests need, start it, run the whole suite
+# The Hadoop credential providers (jvm/): Maven fetches hadoop-azure and JUnit from Maven Central
+# into .cache/m2; `package` compiles, runs the JUnit tests and builds the jar the Spark tests load.
+MVN := mvn -B -ntp -f jvm/pom.xml -Dmaven.repo.local=$(CURDIR)/$(CACHE)/m2
+
+jvm:  ## build the Hadoop credential providers jar (jvm/target), running its JUnit tests
+	@echo "==> building and testing the Hadoop providers (jvm/) with Maven"
+	$(MVN) package
+
+test: $(TEST_STAMP) $(AZURITE_STAMP) $(SPARK_JARS_STAMP) test-py310 jvm  ## install what the tests need, start it, run the whole suite
 	$(BIN)/python -m pytest
 
 lint: $(TEST_STAMP)  ## ruff, mypy, and mypy on the client for Python 3.10
@@ -145,4 +153,4 @@ bench: $(TEST_STAMP) $(WRK)  ## run the benchmarks into bench/results/
 	$(BIN)/python -m bench
 
 clean:  ## remove the virtual environments and caches
-	rm -rf $(VENV) $(VENV310) $(CACHE) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV310) $(CACHE) jvm/target .pytest_cache .mypy_cache .ruff_cache
