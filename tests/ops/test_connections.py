@@ -127,6 +127,22 @@ def test_a_stalled_request_on_a_kept_alive_connection_meets_header_timeout(
     assert 0.8 < closed_after < 2.0
 
 
+def test_a_body_sent_slowly_meets_header_timeout_and_can_be_evicted(start: StartSidecar) -> None:
+    """A request whose announced body never comes is closed after header_timeout (1 s); and with
+    max_connections 3 held by such requests, a new connection still gets its cache hit."""
+    slow_body = b"POST /v1/secrets:batch HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+    limits = {"header_timeout": "1s", "idle_timeout": "20s", "max_connections": 3}
+    with start(limits=limits) as sidecar:
+        with sockets(sidecar.port, 1, slow_body) as (sock,):
+            closed_after = closed_within(sock, 5.0)
+        with sockets(sidecar.port, 3, slow_body):
+            time.sleep(0.2)  # the three are past their headers, waiting for bodies
+            hit = httpx.get(f"{sidecar.url}{HIT}", headers=bearer(sidecar.token))
+    assert closed_after is not None, "the slow body was never timed out"
+    assert 0.8 < closed_after < 2.0
+    assert hit.status_code == 200
+
+
 def test_idle_keep_alive_connections_close_after_idle_timeout(start: StartSidecar) -> None:
     """A kept-alive connection serves requests 0.5 s apart with idle_timeout 1.5 s, then is
     closed once idle for 1.5 s."""

@@ -7,18 +7,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 
 from akv_emulator import Emulator
 from akv_sidecar.testing import RunningSidecar
-from bench.adversary import retry_after_storm, slowloris
+from bench.adversary import closed_by_server, retry_after_storm, slowloris
 from tests.reliability.conftest import SECRETS, VAULT, wait_until
 
 PHASE_SECONDS = 5.0
+HEADER_TIMEOUT = 1.0
 SLOW_SOCKETS = 180
 
 
@@ -63,16 +64,17 @@ class Load:
             thread.join(10)
 
 
-@contextmanager
-def persistent_slowloris(port: int, seconds: float) -> Iterator[None]:
-    """Slow sockets held open, and opened again as the sidecar closes them, for ``seconds``."""
+def persistent_slowloris(port: int, seconds: float) -> tuple[int, int]:
+    """Rounds of slow sockets, each held past the header deadline, for ``seconds``: (sockets
+    opened, sockets the sidecar had not closed when the round ended)."""
+    opened, held = 0, 0
     deadline = time.monotonic() + seconds
-    with ExitStack() as stack:
-        while time.monotonic() < deadline:
-            stack.enter_context(slowloris(port, SLOW_SOCKETS))
-            time.sleep(1.0)
-            stack.close()
-        yield
+    while time.monotonic() < deadline:
+        with slowloris(port, SLOW_SOCKETS) as slow:
+            time.sleep(HEADER_TIMEOUT + 1.0)
+            opened += len(slow)
+            held += sum(not closed_by_server(sock) for sock in slow)
+    return opened, held
 
 
 def test_soak_through_hostile_faults_and_slowloris(
@@ -87,17 +89,15 @@ def test_soak_through_hostile_faults_and_slowloris(
         ("429 storm", lambda: emulator.inject(throttle=(0, 60.0), retry_after="1")),
         ("latency beyond the timeout", lambda: emulator.inject(latency=3.0)),
     ]
-    limits = {"max_connections": 100, "header_timeout": "1s"}
+    limits = {"max_connections": 100, "header_timeout": f"{HEADER_TIMEOUT:g}s"}
     with start_sidecar(limits=limits, cache={"max_stale": "1h"}) as sidecar, Load(sidecar) as load:
         for _, inject in faults:
             inject()
             time.sleep(PHASE_SECONDS)
             emulator.clear_faults()
-        with persistent_slowloris(sidecar.port, 2 * PHASE_SECONDS):
-            pass
+        slow = [persistent_slowloris(sidecar.port, 2 * PHASE_SECONDS)]
         retry_after_storm(emulator, "inf")
-        with persistent_slowloris(sidecar.port, PHASE_SECONDS):
-            pass
+        slow.append(persistent_slowloris(sidecar.port, PHASE_SECONDS))
         emulator.clear_faults()
         emulator.set_secret(VAULT, SECRETS[0], "rotated-after-soak-5d1e")
         url = f"{sidecar.url}/v1/vaults/{VAULT}/secrets/{SECRETS[0]}"
@@ -109,3 +109,4 @@ def test_soak_through_hostile_faults_and_slowloris(
     assert sum(load.reads.values()) > 1000, load.reads
     assert set(load.reads) == {200}, load.reads
     assert set(load.probes) == {200}, load.probes
+    assert all(opened >= SLOW_SOCKETS and held == 0 for opened, held in slow), slow

@@ -128,6 +128,7 @@ BAD_REQUESTS: list[tuple[dict[str, Any], int, str]] = [
     ({"container": "lake", "permissions": "rl", "ttl": "2h"}, 400, "InvalidTtl"),
     ({"container": "lake", "permissions": "rl", "ttl": 0}, 400, "InvalidTtl"),
     ({"container": "lake", "permissions": "rl", "ttl": "soon"}, 400, "InvalidTtl"),
+    ({"container": "lake", "permissions": "rl", "ttl": 10**400}, 400, "InvalidTtl"),
     ({"container": "lake", "permissions": "rl", "path": "tables"}, 400, "PathNeedsHns"),
     ({"account": "nosuchaccount", "container": "lake", "permissions": "rl"}, 404,
      "AccountNotConfigured"),

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from azure.core.credentials import AccessToken
 
 from akv_emulator import Emulator
 from akv_sidecar.core.clock import FakeClock
-from akv_sidecar.vending.tokens import MIN_LEFT, RETRY_AFTER
+from akv_sidecar.core.tasks import Tasks
+from akv_sidecar.vending.outcomes import Refused
+from akv_sidecar.vending.tokens import MIN_LEFT, RETRY_AFTER, TokenVendor
 from tests._waiting import wait_for
 
 from .conftest import KEY_SECRET, STORAGE_SCOPE, Api, account, audit_lines, serve
@@ -87,8 +90,7 @@ def test_failed_refresh_keeps_the_valid_token_and_never_hands_out_a_dying_one(
     seeded: Emulator, tmp_path: Path
 ) -> None:
     """While the identity endpoint fails, callers keep the cached token (one retry per 30 s, in
-    the background); with under a minute left it is no longer handed out (502), and once the
-    endpoint works a new one is."""
+    the background); with under a minute left it is no longer handed out (502)."""
     clock = FakeClock(start=time.time())
     with serve(seeded, tmp_path, [], clock=clock) as api:
         first, expires_on = issued(api)
@@ -103,10 +105,8 @@ def test_failed_refresh_keeps_the_valid_token_and_never_hands_out_a_dying_one(
         clock.advance(expires_on - clock.time() - MIN_LEFT / 2)
         dying = api.token()
         assert (dying.status_code, dying.json()["error"]["code"]) == (502, "TokenUnavailable")
-        seeded.fail_identity(None)
-        renewed, _ = issued(api)
-        assert renewed != first
-        assert storage_tokens(seeded) == 2
+        # (Recovery is shown by the refresh test: here the fake clock runs a day ahead of the
+        # emulator's, so any token it issues now looks to the sidecar as if about to expire.)
 
 
 def test_token_comes_from_the_key_vault_clients_credential(
@@ -191,3 +191,30 @@ def test_credential_answering_from_its_cache_is_asked_again_only_every_30_s(
         wait_for(lambda: vendor.requests == 3, what="the attempt 30 s later")
         vault_tokens = seeded.calls(vault="identity", op="token", secret="https://vault.azure.net")
         assert vault_tokens == 1
+
+
+class _CachedCredential:
+    """Stands in for azure-identity answering from its own cache while its refresh fails (its
+    get_token returns the token it holds, however little it has left): what the real credential
+    does cannot be produced on demand by the emulator, whose storage tokens are never cached."""
+
+    def __init__(self, expires_on: float) -> None:
+        self.expires_on = expires_on
+
+    async def get_token(self, *scopes: str, **_: object) -> AccessToken:
+        return AccessToken("cached-token-3f9a1c", int(self.expires_on))
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_token_with_under_a_minute_left_is_never_handed_out() -> None:
+    """A credential answering with a token 30 s from expiry gets the caller a refusal, not it."""
+    clock = FakeClock(start=1_700_000_000.0)
+    credential = _CachedCredential(clock.time() + MIN_LEFT / 2)
+    tasks = Tasks()
+    vendor = TokenVendor([STORAGE_SCOPE], lambda: credential, clock, tasks, timeout=5.0)
+    outcome = await vendor.token(STORAGE_SCOPE)
+    await tasks.cancel_all()
+    assert isinstance(outcome, Refused)
+    assert "cached-token-3f9a1c" not in repr(outcome)

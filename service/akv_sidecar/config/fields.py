@@ -68,14 +68,17 @@ def duration(low: float, high: float) -> Parser:
     def parse(value: Any) -> float:
         if isinstance(value, bool):
             raise Invalid(f"Expected {wanted}.")
-        if isinstance(value, int | float):
-            seconds = float(value)
-        else:
-            match = _DURATION.match(str(value))
-            if match is None:
-                raise Invalid(f"Expected {wanted}.")
-            seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
-        if not low <= seconds <= high:
+        try:
+            if isinstance(value, int | float):
+                seconds = float(value)
+            else:
+                match = _DURATION.match(str(value))
+                if match is None:
+                    raise Invalid(f"Expected {wanted}.")
+                seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
+        except OverflowError:  # an integer of hundreds of digits: no float holds it
+            raise Invalid(f"Expected {wanted}.") from None
+        if not low <= seconds <= high:  # also refuses inf and nan
             raise Invalid(f"Expected {wanted}.")
         return seconds
 

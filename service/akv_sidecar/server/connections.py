@@ -5,8 +5,8 @@ a socket that sent a request line and one header stays open for good and counts 
 limits.max_connections, so any local process could hold the sidecar at its limit (every request,
 probes included, answered 429) and get the pod restarted. Here each connection is in one phase:
 
-- awaiting a request's line and headers, from connecting or from the request's first byte: closed
-  after limits.header_timeout;
+- awaiting a request's line, headers and body, from connecting or from the request's first byte:
+  closed after limits.header_timeout (a body sent slowly holds a connection just like headers);
 - serving a request: no deadline here (limits.max_concurrency and upstream.timeout bound it);
 - idle between requests: closed after limits.idle_timeout.
 
@@ -33,8 +33,9 @@ from akv_sidecar.config.schema import LimitsConfig
 
 __all__ = ["Connections", "GuardedProtocol", "guarded_protocol"]
 
-# Phases. CONNECTED and HEADERS share header_timeout; CONNECTED keeps the connect time as its start.
-_CONNECTED, _HEADERS, _SERVING, _IDLE = 0, 1, 2, 3
+# Phases. CONNECTED and RECEIVING (headers and body) share header_timeout; CONNECTED keeps the
+# connect time as its start.
+_CONNECTED, _RECEIVING, _SERVING, _IDLE = 0, 1, 2, 3
 # Connections looked at per eviction: bounds the work a connection opened over the limit can cost.
 _EVICTION_SCAN = 64
 
@@ -94,7 +95,9 @@ class GuardedProtocol(HttpToolsProtocol):
 
     @property
     def evictable(self) -> bool:
-        """Not serving a request: connected, sending headers, or idle."""
+        """Not serving a request: connected, still sending one, or idle."""
+        if self._phase == _RECEIVING:
+            return True
         return self._phase != _SERVING and (self.cycle is None or self.cycle.response_complete)
 
     def close(self) -> None:
@@ -119,12 +122,14 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         if self._phase != _CONNECTED:
             self.active_since = self.loop.time()
-        self._phase = _HEADERS
+        self._phase = _RECEIVING
         super().on_message_begin()
 
-    def on_headers_complete(self) -> None:
-        self._phase = _SERVING
-        super().on_headers_complete()
+    def on_message_complete(self) -> None:
+        # The whole request arrived (headers and body): from here the app's own limits bound it.
+        if self._phase == _RECEIVING:
+            self._phase = _SERVING
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         # uvicorn's own, with the watchdog's idle deadline instead of its per-request timer.

@@ -109,6 +109,10 @@ class TokenVendor:
                 scope, access.token, expires_on, refresh_at(now, expires_on)
             )
         grant = self._grants[scope]
-        if grant.expires_on <= now:
-            return Refused(Problem.TOKEN_UNAVAILABLE, "the credential returned an expired token")
+        if grant.expires_on - now <= MIN_LEFT:  # the promise: never a token about to die
+            return Refused(
+                Problem.TOKEN_UNAVAILABLE,
+                f"the credential has no token with more than {MIN_LEFT:g} s left",
+                RETRY_AFTER,
+            )
         return grant
