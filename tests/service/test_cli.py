@@ -62,6 +62,25 @@ def test_check_exits_non_zero_on_any_failure(
     assert re.search(r"kv1\s+absent\s+-\s+\d+ ms\s+FAILED not_found", out)
 
 
+def test_check_fetches_storage_account_keys_as_serve_does(
+    kv: Vault,
+    make_config: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An account's key secret is a row of check's table; an account naming an unconfigured
+    vault is the config error serve gives (exit 2)."""
+    kv.seed("bronze", "acct-key")
+    account = {"name": "acct1", "key": {"vault": "kv1", "secret": "acct-key"}}
+    path = write_config(tmp_path, make_config("bronze", storage={"accounts": [account]}))
+    assert main(["check", "--config", str(path)]) == 0
+    assert re.search(r"kv1\s+acct-key\s+[0-9a-f]{32}\s+\d+ ms\s+ok", capsys.readouterr().out)
+    account["key"] = {"vault": "elsewhere", "secret": "acct-key"}
+    path = write_config(tmp_path, make_config("bronze", storage={"accounts": [account]}))
+    assert main(["check", "--config", str(path)]) == 2
+    assert "elsewhere" in capsys.readouterr().err
+
+
 def test_config_errors_exit_2_without_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

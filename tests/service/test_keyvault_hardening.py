@@ -54,7 +54,7 @@ def test_retry_after_is_read_as_rfc_9110_allows() -> None:
 
 
 def test_vault_gate_never_closes_past_backoff_max() -> None:
-    """A Retry-After beyond backoff_max closes the gate for backoff_max; inf and nan back off."""
+    """A Retry-After beyond backoff_max closes the gate for backoff_max; inf, nan and 0 back off."""
     clock = FakeClock()
     gate = VaultGate(clock, Backoff(1.0, BACKOFF_MAX, lambda: 1.0))
     assert gate.throttled("kv1", 1e9) == BACKOFF_MAX
@@ -66,6 +66,9 @@ def test_vault_gate_never_closes_past_backoff_max() -> None:
     clock.advance(2.0)
     assert gate.throttled("kv1", math.nan) == 4.0
     assert gate.remaining("kv1") == 4.0
+    clock.advance(4.0)
+    assert gate.throttled("kv1", 0.0) == BACKOFF_MAX  # "at once" after a 429: still a backoff
+    assert gate.remaining("kv1") == BACKOFF_MAX
 
 
 def _advance_until(clock: FakeClock, done: Callable[[], bool], limit: float, what: str) -> None:

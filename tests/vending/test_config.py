@@ -102,3 +102,14 @@ def test_allow_permissions_takes_sas_letters(emulator: Emulator, tmp_path: Path)
     config["auth"]["tokens"][0]["allow_permissions"] = "rz"
     with pytest.raises(ConfigError, match=r"'auth\.tokens\[0\]\.allow_permissions'"):
         load_config(data=config, environ={})
+
+
+def test_a_vault_named_like_a_vending_kind_is_refused(tmp_path: Path) -> None:
+    """A vault named 'storage' or 'token' would make its allow patterns grant credentials."""
+    for name in ("storage", "Token"):
+        config = {
+            "auth": {"tokens": [{"name": "t", "token_env": "T"}]},
+            "vaults": [{"name": name}],
+        }
+        with pytest.raises(ConfigError, match=f"vaults\\[0\\].name.*{name!r}"):
+            load_config(data=config, environ={"T": "x" * 32})

@@ -84,19 +84,23 @@ CALLERS = (
     {"name": "lake-only", "allow": [f"storage/{ACCOUNT}/lake"]},
     {"name": "reader", "allow": ["storage/*"], "allow_permissions": "rl"},
     {"name": "secrets-only", "allow": ["kv1/*"]},
+    # Patterns written for secrets, which fnmatch would also match against storage/...: no SAS.
+    {"name": "broad-secrets", "allow": ["*/lake", "*devstore*", "*/*/*"]},
 )
 
 
 def test_allow_and_permission_ceiling_decide_who_gets_what(
     seeded: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """allow covers storage/<account>/<container>; allow_permissions makes a caller read-only;
-    every refusal is a 403 JSON error, audited, and costs no signature."""
+    """allow covers storage/<account>/<container> (only patterns starting with storage/ count);
+    allow_permissions makes a caller read-only; every refusal is a 403 JSON error, audited, and
+    costs no signature."""
     with serve(seeded, tmp_path, [account(endpoint=LOOPBACK)], callers=CALLERS) as api:
         asked = {
             ("lake-only", "lake", "rl"): 200,
             ("lake-only", "bronze", "rl"): 403,
             ("secrets-only", "lake", "rl"): 403,
+            ("broad-secrets", "lake", "rl"): 403,
             ("reader", "bronze", "rl"): 200,
             ("reader", "bronze", "l"): 200,
             ("reader", "bronze", "rw"): 403,
@@ -112,8 +116,9 @@ def test_allow_and_permission_ceiling_decide_who_gets_what(
         assert api.signatures == 3
     refused = audit_lines(capsys.readouterr().out, "sas refused")
     assert sorted((line["caller"], line["outcome"]) for line in refused) == [
-        ("lake-only", "Forbidden"), ("reader", "PermissionsNotAllowed"),
-        ("reader", "PermissionsNotAllowed"), ("secrets-only", "Forbidden")]  # fmt: skip
+        ("broad-secrets", "Forbidden"), ("lake-only", "Forbidden"),
+        ("reader", "PermissionsNotAllowed"), ("reader", "PermissionsNotAllowed"),
+        ("secrets-only", "Forbidden")]  # fmt: skip
 
 
 BAD_REQUESTS: list[tuple[dict[str, Any], int, str]] = [

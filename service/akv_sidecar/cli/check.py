@@ -18,6 +18,7 @@ from akv_sidecar.http.auth import Authenticator
 from akv_sidecar.keyvault.client import Upstream
 from akv_sidecar.keyvault.gate import VaultGate
 from akv_sidecar.keyvault.outcomes import Failed
+from akv_sidecar.vending.accounts import with_account_keys
 
 __all__ = ["run_check"]
 
@@ -28,6 +29,8 @@ _HEADER: Row = ("VAULT", "SECRET", "VERSION", "LATENCY", "RESULT")
 def run_check(config: Config, out: TextIO | None = None) -> int:
     """Print the table to ``out`` (stdout); 0 if everything worked, else 1."""
     Authenticator(config.auth, config.source)  # unreadable or short tokens raise ConfigError
+    # As serve does: storage account keys join their vaults' secrets (and a bad account fails).
+    config = with_account_keys(config)
     rows = asyncio.run(_rows(config))
     _print_table(rows, out or sys.stdout)
     failures = sum(row[4] != "ok" for row in rows)

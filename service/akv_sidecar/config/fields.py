@@ -18,6 +18,7 @@ __all__ = [
     "SECRET_NAME",
     "STORAGE_ACCOUNT",
     "VAULT_NAME",
+    "VENDING_KINDS",
     "VERSION",
     "Invalid",
     "Parser",
@@ -41,6 +42,9 @@ VAULT_NAME = re.compile(r"^(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]\Z")
 SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}\Z")
 VERSION = re.compile(r"^[0-9a-fA-F]{32}\Z")
 STORAGE_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}\Z")
+# The first segment of the allow patterns that grant vended credentials (storage/<account>/
+# <container>, token/<scope>): no vault may be named so, or its patterns would grant those too.
+VENDING_KINDS = ("storage", "token")
 # A service SAS's permissions in the order Azure wants them signed (vending/ and auth use these).
 SAS_PERMISSIONS = "racwdlmeop"
 # The Key Vault API versions azure-keyvault-secrets can speak (its ApiVersion; a test keeps the two

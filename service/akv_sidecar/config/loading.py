@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from akv_sidecar.config.fields import Invalid
+from akv_sidecar.config.fields import VENDING_KINDS, Invalid
 from akv_sidecar.config.schema import Config, VaultConfig
 from akv_sidecar.core.errors import ConfigError
 
@@ -249,5 +249,12 @@ def _check_vault(vault: VaultConfig, path: str, seen: set[str], reader: _Reader)
     if vault.name.lower() in seen:
         raise reader.fail(f"{path}.name", f"The vault {vault.name!r} is configured twice.")
     seen.add(vault.name.lower())
+    if vault.name.lower() in VENDING_KINDS:
+        raise reader.fail(
+            f"{path}.name",
+            f"A vault named {vault.name!r} would share its allow patterns with credential vending "
+            f"('{vault.name.lower()}/...'); give the vault another name in the sidecar's config "
+            "(its URL can stay the same).",
+        )
     if not vault.vault_url.startswith("https://"):
         raise reader.fail(f"{path}.url", "Key Vault is only reached over https://.")

@@ -9,25 +9,15 @@ presented token matches no caller, so a caller that already has the new token is
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.core.errors import ConfigError
+from akv_sidecar.core.files import Signature, file_signature
 
 __all__ = ["TokenFileWatcher"]
 
 logger = logging.getLogger("akv_sidecar.auth")
-
-Signature = tuple[int, int, int] | None  # (inode, size, mtime_ns), None when missing
-
-
-def _signature(path: str) -> Signature:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 class TokenFileWatcher:
@@ -47,7 +37,7 @@ class TokenFileWatcher:
         self._seen = self._signatures()
 
     def _signatures(self) -> tuple[Signature, ...]:
-        return tuple(_signature(path) for path in self._paths)
+        return tuple(file_signature(path) for path in self._paths)
 
     def check(self) -> bool:
         """Reload if any file changed since the last look; True when new tokens were loaded."""

@@ -149,6 +149,22 @@ class Authenticator:
             self._decisions[key] = decision
         return decision
 
+    def may_vend(self, caller: Caller, kind: str, target: str) -> bool:
+        """Whether the caller may get a ``kind`` credential ("storage" or "token") for ``target``
+        (lower-cased): only a bare "*" or patterns starting with "<kind>/" count, so a pattern
+        written for secrets (``*/bronze``, ``*prod*``) never grants a SAS or a token."""
+        key = (caller.name, f"{kind}/", target)  # vault names hold no "/": no clash with reads
+        decision = self._decisions.get(key)
+        if decision is None:
+            prefix, full = f"{kind}/", f"{kind}/{target}"
+            decision = any(
+                pattern == "*"
+                or (pattern.startswith(prefix) and fnmatch.fnmatchcase(full, pattern))
+                for pattern in caller.allow
+            )
+            self._decisions[key] = decision
+        return decision
+
     def authorize(self, caller: Caller, vault: str, name: str) -> None:
         """Raise the 403 ApiError unless the caller may read vault/name."""
         if not self.allowed(caller, vault.lower(), name.lower()):

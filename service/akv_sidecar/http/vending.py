@@ -107,7 +107,7 @@ class Vending:
             ttl = checks.lifetime(body.ttl, account.max_ttl, name)
         except checks.Invalid as invalid:
             raise ApiError(400, invalid.code, invalid.message) from None
-        if not self.auth.allowed(caller, "storage", f"{name}/{container}"):
+        if not self.auth.may_vend(caller, "storage", f"{name}/{container}"):
             raise ApiError(
                 403,
                 "Forbidden",
@@ -136,7 +136,7 @@ class Vending:
                 f"The sidecar mints no tokens for '{body.scope[:128]}'; list it under "
                 "'tokens.scopes' in its configuration.",
             )
-        if not self.auth.allowed(caller, "token", scope.lower()):
+        if not self.auth.may_vend(caller, "token", scope.lower()):
             raise ApiError(
                 403,
                 "Forbidden",

@@ -29,7 +29,9 @@ class VaultGate:
         backoff. Returns how long it stays closed."""
         strikes = self._strikes.get(vault, 0)
         self._strikes[vault] = strikes + 1
-        if retry_after is None or not math.isfinite(retry_after) or retry_after < 0:
+        # A Retry-After of 0 (or a past date) is a 429 all the same: taken literally it would
+        # switch the gate off and let every call hammer the throttled vault.
+        if retry_after is None or not math.isfinite(retry_after) or retry_after <= 0:
             wait = self._backoff.ceiling(strikes)
         else:
             wait = min(retry_after, self._backoff.cap)
