@@ -75,16 +75,22 @@ class Target:
 
 
 @contextlib.contextmanager
-def slowloris(port: int, count: int) -> Iterator[list[socket.socket]]:
-    """``count`` (at most 200) connections that send a request line and one header, and stop."""
+def open_sockets(port: int, count: int, first: bytes = b"") -> Iterator[list[socket.socket]]:
+    """``count`` connections to the sidecar, each having sent ``first``; closed afterwards."""
     with ExitStack() as stack:
         opened = []
-        for _ in range(min(count, MAX_SLOW_SOCKETS)):
+        for _ in range(count):
             sock = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5))
             with contextlib.suppress(OSError):  # the sidecar may already close the oldest
-                sock.sendall(SLOW_START)
+                if first:
+                    sock.sendall(first)
             opened.append(sock)
         yield opened
+
+
+def slowloris(port: int, count: int) -> contextlib.AbstractContextManager[list[socket.socket]]:
+    """``count`` (at most 200) connections that send a request line and one header, and stop."""
+    return open_sockets(port, min(count, MAX_SLOW_SOCKETS), SLOW_START)
 
 
 def closed_by_server(sock: socket.socket) -> bool:
@@ -96,6 +102,8 @@ def closed_by_server(sock: socket.socket) -> bool:
         return False
     except OSError:  # reset
         return True
+    finally:
+        sock.setblocking(True)
 
 
 def retry_after_storm(emulator: Emulator, value: str, vault: str = VAULT) -> None:

@@ -7,12 +7,19 @@ teardown must gather every phase; and a record's ``extra=`` fields reach the log
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, quote
 
 import pytest
 
-__all__ = ["assert_not_leaked", "credential_forms", "logged_text", "watch_logs"]
+__all__ = [
+    "assert_not_leaked",
+    "credential_forms",
+    "logged_text",
+    "scan_output",
+    "watch_logs",
+]
 
 # The tests' own HTTP client logs every URL it calls, the webhook's ?code= included: that is the
 # caller's log, not the sidecar's, so it is not scanned.
@@ -56,3 +63,27 @@ def credential_forms(credential: str) -> list[str]:
     for signature in parse_qs(credential).get("sig", []):
         forms += [signature, quote(signature, safe="")]
     return forms
+
+
+@contextmanager
+def scan_output(
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    values: Iterable[str],
+) -> Iterator[None]:
+    """Around one test: afterwards, none of ``values`` (read then, so values registered during
+    the test count) in any log record or in stdout/stderr, even output the test read itself."""
+    watch_logs(caplog)
+    printed: list[str] = []
+    read = capsys.readouterr
+
+    def read_and_keep() -> pytest.CaptureResult[str]:
+        captured = read()
+        printed.extend(captured)
+        return captured
+
+    monkeypatch.setattr(capsys, "readouterr", read_and_keep)
+    yield
+    read_and_keep()
+    assert_not_leaked("".join(printed) + logged_text(caplog), values)

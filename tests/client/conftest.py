@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from akv_client import Secret, SidecarClient, SidecarError
-from tests._leaks import assert_not_leaked, logged_text, watch_logs
+from tests._leaks import scan_output
 from tests.client.azurite import DEV_KEY
 
 if TYPE_CHECKING:
@@ -45,19 +45,8 @@ def no_secret_in_output(
 ) -> Iterator[None]:
     """After each test: no seeded value in any log record or stdout/stderr, even output the
     test read itself."""
-    watch_logs(caplog)
-    printed: list[str] = []
-    read = capsys.readouterr
-
-    def read_and_keep() -> pytest.CaptureResult[str]:
-        captured = read()
-        printed.extend(captured)
-        return captured
-
-    monkeypatch.setattr(capsys, "readouterr", read_and_keep)
-    yield
-    read_and_keep()
-    assert_not_leaked("".join(printed) + logged_text(caplog), PRIVATE_VALUES)
+    with scan_output(caplog, capsys, monkeypatch, PRIVATE_VALUES):
+        yield
 
 
 def seed(emulator: Emulator) -> None:

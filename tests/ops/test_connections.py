@@ -8,11 +8,11 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
 import httpx
+
+from bench.adversary import closed_by_server, open_sockets
 
 from .._waiting import wait_for
 from .conftest import StartSidecar, bearer
@@ -24,32 +24,6 @@ HIT = "/v1/vaults/kv1/secrets/bronze"
 # A request line and one header, never finished: what a slowloris client sends.
 SLOW_START = f"GET {HIT} HTTP/1.1\r\nHost: x\r\n".encode()
 SLOW_SOCKETS = 150
-
-
-@contextmanager
-def sockets(port: int, count: int, first: bytes = b"") -> Iterator[list[socket.socket]]:
-    """``count`` connections to the sidecar, each having sent ``first``; closed afterwards."""
-    with ExitStack() as stack:
-        opened = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5))
-            if first:
-                sock.sendall(first)
-            opened.append(sock)
-        yield opened
-
-
-def is_closed(sock: socket.socket) -> bool:
-    """Whether the server closed ``sock`` (EOF or reset), without waiting."""
-    sock.setblocking(False)
-    try:
-        return sock.recv(65536) == b""
-    except BlockingIOError:
-        return False
-    except ConnectionResetError:
-        return True
-    finally:
-        sock.setblocking(True)
 
 
 def closed_within(sock: socket.socket, timeout: float) -> float | None:
@@ -94,11 +68,14 @@ def test_slowloris_sockets_neither_fail_probes_nor_stay_open(start: StartSidecar
     """With max_connections 100, 150 sockets that sent a request line and one header leave
     /healthz, /readyz and reads answering 200, and are all closed after header_timeout."""
     limits = {"max_connections": 100, "header_timeout": "2s"}
-    with start(limits=limits) as sidecar, sockets(sidecar.port, SLOW_SOCKETS, SLOW_START) as slow:
+    with (
+        start(limits=limits) as sidecar,
+        open_sockets(sidecar.port, SLOW_SOCKETS, SLOW_START) as slow,
+    ):
         opened = time.monotonic()
         probes = [httpx.get(f"{sidecar.url}{path}").status_code for path in ("/healthz", "/readyz")]
         read = httpx.get(f"{sidecar.url}{HIT}", headers=bearer(sidecar.token))
-        still_open = sum(not is_closed(sock) for sock in slow)
+        still_open = sum(not closed_by_server(sock) for sock in slow)
         answered_after = time.monotonic() - opened
         assert probes == [200, 200]
         assert read.status_code == 200, read.text
@@ -118,7 +95,7 @@ def test_a_stalled_request_on_a_kept_alive_connection_meets_header_timeout(
     """After an answered request, a connection that starts another and stalls is closed after
     header_timeout (1 s), long before idle_timeout (20 s)."""
     limits = {"header_timeout": "1s", "idle_timeout": "20s"}
-    with start(limits=limits) as sidecar, sockets(sidecar.port, 1) as (sock,):
+    with start(limits=limits) as sidecar, open_sockets(sidecar.port, 1) as (sock,):
         assert answer(sock, get("/healthz")).startswith(b"HTTP/1.1 200")
         time.sleep(0.3)  # idle a while, so the watchdog is mid-period when the request starts
         sock.sendall(SLOW_START)
@@ -133,9 +110,9 @@ def test_a_body_sent_slowly_meets_header_timeout_and_can_be_evicted(start: Start
     slow_body = b"POST /v1/secrets:batch HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
     limits = {"header_timeout": "1s", "idle_timeout": "20s", "max_connections": 3}
     with start(limits=limits) as sidecar:
-        with sockets(sidecar.port, 1, slow_body) as (sock,):
+        with open_sockets(sidecar.port, 1, slow_body) as (sock,):
             closed_after = closed_within(sock, 5.0)
-        with sockets(sidecar.port, 3, slow_body):
+        with open_sockets(sidecar.port, 3, slow_body):
             time.sleep(0.2)  # the three are past their headers, waiting for bodies
             hit = httpx.get(f"{sidecar.url}{HIT}", headers=bearer(sidecar.token))
     assert closed_after is not None, "the slow body was never timed out"
@@ -148,12 +125,12 @@ def test_idle_keep_alive_connections_close_after_idle_timeout(start: StartSideca
     closed once idle for 1.5 s."""
     with (
         start(limits={"idle_timeout": "1.5s"}) as sidecar,
-        sockets(sidecar.port, 1) as (sock,),
+        open_sockets(sidecar.port, 1) as (sock,),
     ):
         for _ in range(3):
             assert answer(sock, get(HIT, sidecar.token)).startswith(b"HTTP/1.1 200")
             time.sleep(0.5)
-        assert not is_closed(sock)
+        assert not closed_by_server(sock)
         closed_after = closed_within(sock, 5.0)
     assert closed_after is not None, "the idle connection was never closed"
     assert 0.7 < closed_after < 2.5  # 1.5 s after the last answer, 0.5 s of which slept above
@@ -165,16 +142,16 @@ def test_over_the_limit_the_least_recently_active_idle_connection_goes(
     """With max_connections 3, a fourth connection is served and closes the silent connection
     opened first, not an older one that has served requests since it opened."""
     limits = {"max_connections": 3, "header_timeout": "30s"}
-    with start(limits=limits) as sidecar, sockets(sidecar.port, 1) as (used,):
+    with start(limits=limits) as sidecar, open_sockets(sidecar.port, 1) as (used,):
         assert answer(used, get("/healthz")).startswith(b"HTTP/1.1 200")
-        with sockets(sidecar.port, 2) as (silent_first, silent_second):
+        with open_sockets(sidecar.port, 2) as (silent_first, silent_second):
             time.sleep(0.2)  # both accepted before the newcomer
-            with sockets(sidecar.port, 1) as (newcomer,):
+            with open_sockets(sidecar.port, 1) as (newcomer,):
                 head = answer(newcomer, get(HIT, sidecar.token))
                 closed = wait_for(
                     lambda: closed_within(silent_first, 0.05) is not None, 5, "an eviction"
                 )
-                kept = [not is_closed(sock) for sock in (used, silent_second)]
+                kept = [not closed_by_server(sock) for sock in (used, silent_second)]
     assert head.startswith(b"HTTP/1.1 200"), head
     assert closed
     assert kept == [True, True]
@@ -201,9 +178,9 @@ def test_probes_answer_while_every_connection_is_busy(start: StartSidecar, kv: E
             for path in ("/healthz", "/readyz"):
                 # One at a time: a second new connection over the limit would close the first
                 # (the least recently active one not serving a request), by design.
-                with sockets(sidecar.port, 1) as (probe,):
+                with open_sockets(sidecar.port, 1) as (probe,):
                     probes.append(answer(probe, get(path)).split(b"\r\n", 1)[0])
-            with sockets(sidecar.port, 1) as (third,):
+            with open_sockets(sidecar.port, 1) as (third,):
                 third.sendall(get(HIT, sidecar.token))
                 third.settimeout(5)
                 refused = b""

@@ -24,7 +24,7 @@ import pytest
 from akv_emulator import Emulator
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.testing import RunningSidecar, emulator_config, run_sidecar
-from tests._leaks import assert_not_leaked, credential_forms, logged_text, watch_logs
+from tests._leaks import credential_forms, scan_output
 from tests.client.azurite import ACCOUNT, DEV_KEY
 
 __all__ = [
@@ -64,19 +64,8 @@ def no_credential_in_output(
 ) -> Iterator[None]:
     """After each test: no minted SAS, sig, token or private key in any log record or in
     stdout/stderr (where the audit lines go), even output the test read itself."""
-    watch_logs(caplog)
-    printed: list[str] = []
-    read = capsys.readouterr
-
-    def read_and_keep() -> pytest.CaptureResult[str]:
-        captured = read()
-        printed.extend(captured)
-        return captured
-
-    monkeypatch.setattr(capsys, "readouterr", read_and_keep)
-    yield
-    read_and_keep()
-    assert_not_leaked("".join(printed) + logged_text(caplog), MINTED)
+    with scan_output(caplog, capsys, monkeypatch, MINTED):
+        yield
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
