@@ -20,6 +20,7 @@ from ._exceptions import (
     UpstreamError,
 )
 from ._local import LocalConnection
+from ._providers import hadoop_jar, spark_submit_conf
 from ._secret import AccessToken, Secret, VendedSas
 from ._setup import (
     KeyVaultFetchResult,
@@ -59,5 +60,7 @@ __all__ = [
     "configure_connections_parallel",
     "fetch_keyvault_secret",
     "fetch_keyvault_secrets_parallel",
+    "hadoop_jar",
+    "spark_submit_conf",
     "validate_databricks_environment",
 ]

@@ -13,12 +13,14 @@ from ._client import SidecarClient, shared_client
 from ._config import WorkloadIdentity
 from ._deadline import Deadline
 from ._exceptions import RateLimited, SidecarTimeout
+from ._providers import PROVIDER_MODE, provider_conf, uri_scheme
 from ._secret import AccessToken, VendedSas
 from ._vending import SidecarTokenCredential, VendedCredential
 
 __all__ = ["AUTH_MODES", "DEFAULT_ENDPOINT_SUFFIX", "IDENTITIES", "AzureADLS"]
 
-_VENDED = ("sidecar_sas", "sidecar_token")
+_SAS = ("sidecar_sas", PROVIDER_MODE)
+_VENDED = (*_SAS, "sidecar_token")
 AUTH_MODES: tuple[str, ...] = ("key_vault", "direct_key", "sas_token", "service_principal")
 AUTH_MODES += ("managed_identity", *_VENDED)
 IDENTITIES = ("workload", "msi")
@@ -41,6 +43,8 @@ class AzureADLS:
                        when AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID and AZURE_TENANT_ID are set
     sidecar_sas        a SAS for the container, vended by the sidecar (`sas_permissions`, `sas_ttl`)
     sidecar_token      a Storage access token, vended by the sidecar (not for Spark)
+    sidecar_sas_provider  Spark's ABFS asks the sidecar for each SAS itself (akv-sidecar-hadoop's
+                       provider: no secret in the conf; `hns`); elsewhere as sidecar_sas
 
     Values from Key Vault are fetched once, cached per connection and shared by every thread;
     vended credentials are cached too and renewed once less than a third of their life is left.
@@ -70,6 +74,7 @@ class AzureADLS:
         sas_permissions: str = "rl",
         sas_ttl: float | None = None,
         sidecar: SidecarClient | None = None,
+        hns: bool = False,
     ) -> None:
         self.account = account
         self.container = container
@@ -89,11 +94,12 @@ class AzureADLS:
         self.sas_permissions = sas_permissions
         self.sas_ttl = sas_ttl
         self._sidecar = sidecar
+        self.hns = hns
         self._lock = threading.Lock()
         self._cached: str | None = None
         self._vended: VendedCredential | None = None
         if auth_mode in _VENDED:
-            what = "a SAS" if auth_mode == "sidecar_sas" else "an access token"
+            what = "an access token" if auth_mode == "sidecar_token" else "a SAS"
             self._vended = VendedCredential(self._vend, f"{what} for ADLS connection '{self.name}'")
         if validate:
             self.validate()
@@ -193,7 +199,7 @@ class AzureADLS:
             return self.account_key
         if self.auth_mode == "sas_token":
             return self._vault_value(timeout) if self.secret_ref else self.sas_token
-        if self.auth_mode == "sidecar_sas":
+        if self.auth_mode in _SAS:
             return self._vended_text(timeout)
         return self._vault_value(timeout) if self.auth_mode == "key_vault" else None
 
@@ -204,10 +210,9 @@ class AzureADLS:
         return self.client_secret or self._vault_value(timeout)
 
     def get_vended(self, timeout: float = 30.0) -> VendedSas | AccessToken | None:
-        """The SAS (sidecar_sas) or access token (sidecar_token) the sidecar vended for this
-        connection, None for other modes: cached, shared by every thread and renewed once less
-        than a third of its life is left (a failed renewal keeps the current one while it works).
-        """
+        """The SAS (sidecar_sas*) or access token (sidecar_token) the sidecar vended, else None:
+        cached, shared by every thread, renewed once less than a third of its life is left (a
+        failed renewal keeps the current one while it works)."""
         return self._vended.get(timeout) if self._vended is not None else None
 
     def _vend(self, timeout: float) -> VendedSas | AccessToken:
@@ -224,11 +229,9 @@ class AzureADLS:
 
     def invalidate(self, timeout: float = 30.0) -> None:
         """Refetch the Key Vault value through the sidecar's refresh endpoint (e.g. after a 403);
-        a vended SAS or token is dropped, and the next use vends a new one.
-
-        When the secret was refreshed moments ago (the sidecar allows one refresh per 10 s), the
-        value it now serves is used.
-        """
+        a vended SAS or token is dropped, and the next use vends a new one. When the secret was
+        refreshed moments ago (the sidecar allows one refresh per 10 s), the value it now serves
+        is used."""
         if self._vended is not None:
             self._vended.drop()
         ref = self.secret_ref
@@ -276,7 +279,7 @@ class AzureADLS:
 
     def uri(self, path: str = "") -> str:
         """abfss://<container>@<account>.dfs.<endpoint_suffix>/<prefix>/<path>, for Spark."""
-        return f"abfss://{self.container}@{self.host}/{self._path(path)}"
+        return f"{uri_scheme(self)}://{self.container}@{self.host}/{self._path(path)}"
 
     def object_store_uri(self, path: str = "") -> str:
         """abfss://<container>/<prefix>/<path>, for delta-rs with storage_options(): object_store
@@ -290,14 +293,16 @@ class AzureADLS:
     def spark_conf(self) -> dict[str, str]:
         """The account-scoped fs.azure.* settings of the ABFS driver for this auth mode."""
         mode = self.auth_mode
+        if mode == PROVIDER_MODE:
+            return provider_conf(self)
         if mode in ("key_vault", "direct_key"):
             return self._keyed(
-                {"account.auth.type": "SharedKey", "account.key": _str(self.get_storage_key())}
+                {"account.auth.type": "SharedKey", "account.key": (self.get_storage_key() or "")}
             )
         if mode in ("sas_token", "sidecar_sas"):
             # No provider type: hadoop-azure uses its own FixedSASTokenProvider for a fixed token
             # (a provider type set here would take precedence over it).
-            token = _str(self.get_storage_key()).lstrip("?")
+            token = (self.get_storage_key() or "").lstrip("?")
             return self._keyed({"account.auth.type": "SAS", "sas.fixed.token": token})
         if mode == "sidecar_token":
             raise ValueError(
@@ -310,8 +315,8 @@ class AzureADLS:
         if mode == "service_principal":
             conf |= {
                 provider: f"{_ABFS}.oauth2.ClientCredsTokenProvider",
-                "account.oauth2.client.id": _str(self.client_id),
-                "account.oauth2.client.secret": _str(self.get_client_secret()),
+                "account.oauth2.client.id": (self.client_id or ""),
+                "account.oauth2.client.secret": (self.get_client_secret() or ""),
                 "account.oauth2.client.endpoint": (
                     f"https://login.microsoftonline.com/{self.tenant_id}/oauth2/token"
                 ),
@@ -357,15 +362,15 @@ class AzureADLS:
         mode = self.auth_mode
         workload = self._workload()
         if mode in ("key_vault", "direct_key"):
-            options["account_key"] = _str(self.get_storage_key())
-        elif mode in ("sas_token", "sidecar_sas"):
-            options["sas_token"] = _str(self.get_storage_key()).lstrip("?")
+            options["account_key"] = self.get_storage_key() or ""
+        elif mode in ("sas_token", *_SAS):
+            options["sas_token"] = (self.get_storage_key() or "").lstrip("?")
         elif mode == "sidecar_token":
             options["bearer_token"] = self._vended_text()
         elif mode == "service_principal":
-            options["tenant_id"] = _str(self.tenant_id)
-            options["client_id"] = _str(self.client_id)
-            options["client_secret"] = _str(self.get_client_secret())
+            options["tenant_id"] = self.tenant_id or ""
+            options["client_id"] = self.client_id or ""
+            options["client_secret"] = self.get_client_secret() or ""
         elif workload is not None:
             options |= {"tenant_id": workload.tenant_id, "client_id": workload.client_id}
             options["federated_token_file"] = workload.token_file
@@ -382,8 +387,8 @@ class AzureADLS:
             options["account_host"] = f"{self.account}.blob.{self.endpoint_suffix}"
         if self.auth_mode in ("key_vault", "direct_key"):
             return options | {"account_key": self.get_storage_key()}
-        if self.auth_mode in ("sas_token", "sidecar_sas"):
-            return options | {"sas_token": _str(self.get_storage_key()).lstrip("?")}
+        if self.auth_mode in ("sas_token", *_SAS):
+            return options | {"sas_token": (self.get_storage_key() or "").lstrip("?")}
         if self.auth_mode == "sidecar_token":
             return options | {"credential": SidecarTokenCredential(self.sidecar)}
         if self.auth_mode == "service_principal":
@@ -393,7 +398,3 @@ class AzureADLS:
                 "client_secret": self.get_client_secret(),
             }
         return options | {"anon": False}
-
-
-def _str(value: str | None) -> str:
-    return value or ""

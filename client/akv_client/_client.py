@@ -57,8 +57,9 @@ class SidecarClient:
     """Thread-safe, connection-pooled client of the sidecar; use it as a context manager.
 
     Arguments left out come from AKV_SIDECAR_URL (default http://127.0.0.1:8787),
-    AKV_SIDECAR_TOKEN or AKV_SIDECAR_TOKEN_FILE. `timeout` is the overall deadline of each call,
-    retries and backoff included; `retries` applies to connection errors and 502/503/504 only.
+    AKV_SIDECAR_TOKEN or AKV_SIDECAR_TOKEN_FILE (`token_file=` reads the token from a file and beats
+    both). `timeout` is the overall deadline of each call, retries and backoff included; `retries`
+    applies to connection errors and 502/503/504 only.
     """
 
     def __init__(
@@ -69,8 +70,11 @@ class SidecarClient:
         timeout: float | None = None,
         retries: int | None = None,
         uds: str | None = None,
+        token_file: str | None = None,
     ) -> None:
-        self.config = ClientConfig.resolve(url, token, timeout=timeout, retries=retries, uds=uds)
+        self.config = ClientConfig.resolve(
+            url, token, timeout=timeout, retries=retries, uds=uds, token_file=token_file
+        )
         headers = {"Accept": "application/json", "User-Agent": "akv-client"}
         if self.config.token:
             headers["Authorization"] = f"Bearer {self.config.token}"

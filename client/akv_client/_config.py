@@ -111,6 +111,7 @@ class ClientConfig:
     backoff_base: float = 0.05
     backoff_max: float = 2.0
     uds: str | None = None
+    token_file: str | None = None  # where the token was read, for the JVM providers that reread it
     fallback: FallbackConfig = field(default_factory=FallbackConfig)
 
     def __post_init__(self) -> None:
@@ -130,16 +131,20 @@ class ClientConfig:
         timeout: float | None = None,
         retries: int | None = None,
         uds: str | None = None,
+        token_file: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> ClientConfig:
         """Explicit arguments first, then AKV_SIDECAR_* environment variables, then defaults."""
         env = os.environ if env is None else env
+        if not token and token_file:  # an explicit file beats the variables
+            token = _read_token(token_file, "token_file")
         return cls(
             url=(url or env.get(ENV_URL) or DEFAULT_URL).rstrip("/"),
             token=token or _token_from_env(env),
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
             retries=DEFAULT_RETRIES if retries is None else retries,
             uds=uds,
+            token_file=token_file or env.get(ENV_TOKEN_FILE) or None,
             fallback=FallbackConfig.from_env(env),
         )
 
@@ -148,12 +153,13 @@ def _token_from_env(env: Mapping[str, str]) -> str | None:
     if env.get(ENV_TOKEN):
         return env[ENV_TOKEN].strip()
     path = env.get(ENV_TOKEN_FILE)
-    if not path:
-        return None
+    return _read_token(path, ENV_TOKEN_FILE) if path else None
+
+
+def _read_token(path: str, where: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ValueError(
-            f"{ENV_TOKEN_FILE}={path!r} cannot be read ({exc.strerror}); check the path and its "
-            "permissions."
+            f"{where}={path!r} cannot be read ({exc.strerror}); check the path and its permissions."
         ) from None

@@ -67,6 +67,31 @@ def session_builder(jars: list[str]) -> Any:
     )
 
 
+def new_jvm() -> None:
+    """Stop the active SparkSession and its JVM, so the next session starts a JVM of its own.
+
+    spark.jars reach the driver's classpath only when pyspark launches the JVM: a module whose
+    session needs other jars than the JVM already running (a jar of Hadoop providers) calls this
+    before building it and after stopping it.
+    """
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    gateway.shutdown()
+    proc = getattr(gateway, "proc", None)
+    if proc is not None:  # the JVM exits when its stdin closes
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+
+
 def fetch() -> int:
     """Resolve the packages into `.cache/ivy` by starting (and stopping) one Spark session."""
     from pyspark.sql import SparkSession

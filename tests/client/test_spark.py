@@ -28,7 +28,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # its own JVM may follow (tests/client/spark_setup.new_jvm)
 def spark() -> Iterator[Any]:
     """One local[2] SparkSession with Delta, jars from .cache/ivy (fetched by `make test`)."""
     jars = cached_jars()
