@@ -30,6 +30,7 @@ __all__ = [
     "integer",
     "nested",
     "required",
+    "sas_order",
     "sas_permissions",
     "secret_pattern",
     "setting",
@@ -187,6 +188,11 @@ def sas_permissions(value: Any) -> str:
     letters = str(value) if isinstance(value, str) else ""
     if not letters or set(letters) - set(SAS_PERMISSIONS):
         raise Invalid(f"Expected SAS permission letters from {SAS_PERMISSIONS!r}, such as 'rl'.")
+    return sas_order(letters)
+
+
+def sas_order(letters: str) -> str:
+    """SAS permission letters in the order Azure signs them ("lr" becomes "rl")."""
     return "".join(letter for letter in SAS_PERMISSIONS if letter in letters)
 
 

@@ -3,16 +3,15 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Depends, Request, Response
 
 from akv_sidecar.cache.cache import SecretCache
 from akv_sidecar.cache.outcomes import Hit
 from akv_sidecar.cache.store import age_tenths
-from akv_sidecar.http.auth import Caller, authorization_header
+from akv_sidecar.http.auth import Caller
+from akv_sidecar.http.dependencies import caller_dependency
 from akv_sidecar.http.errors import ApiError
 from akv_sidecar.http.models import (
-    BEARER_SCHEME,
     BatchRequest,
     BatchResponse,
     ErrorResponse,
@@ -43,12 +42,7 @@ def _secret_response(served: tuple[bytes, Hit]) -> Response:
 def build_router(reads: Reads, cache: SecretCache, max_batch: int) -> APIRouter:
     router = APIRouter()
 
-    def authenticated(
-        request: Request,
-        _token: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_SCHEME)],
-    ) -> Caller:
-        # The raw header, not HTTPBearer's parse, decides 401 (absent, malformed) vs 403 (unknown).
-        return reads.caller(authorization_header(request.scope["headers"]))
+    authenticated = caller_dependency(reads.caller)
 
     @router.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> dict[str, str]:

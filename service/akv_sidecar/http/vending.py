@@ -13,17 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from akv_sidecar.config.fields import SAS_PERMISSIONS, STORAGE_ACCOUNT
 from akv_sidecar.config.schema import StorageAccountConfig
 from akv_sidecar.core.clock import Clock
 from akv_sidecar.core.timestamps import iso_time
-from akv_sidecar.http.auth import Authenticator, Caller, authorization_header
+from akv_sidecar.http.auth import Authenticator, Caller
+from akv_sidecar.http.dependencies import caller_dependency
 from akv_sidecar.http.errors import ApiError, refused_error
-from akv_sidecar.http.models import BEARER_SCHEME, ErrorResponse
+from akv_sidecar.http.models import ErrorResponse
 from akv_sidecar.http.reads import peer
 from akv_sidecar.ops.records import VendRecord
 from akv_sidecar.vending import scope as checks
@@ -170,11 +170,7 @@ class Vending:
 def build_vending_router(vending: Vending) -> APIRouter:
     router = APIRouter()
 
-    def authenticated(
-        request: Request,
-        _token: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_SCHEME)],
-    ) -> Caller:
-        return vending.authenticate(authorization_header(request.scope["headers"]))
+    authenticated = caller_dependency(vending.authenticate)
 
     def audit(request: Request, caller: Caller, outcome: str, **fields: Any) -> None:
         """The audit line of one answer. A credential is not handed out without its line (503);

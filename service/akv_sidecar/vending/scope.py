@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from akv_sidecar.config.fields import SAS_PERMISSIONS, duration
+from akv_sidecar.config.fields import SAS_PERMISSIONS, duration, sas_order
 from akv_sidecar.config.fields import Invalid as BadValue
 
 __all__ = [
@@ -96,7 +96,7 @@ def permissions(letters: str, *, hns: bool, account: str) -> str:
             f"Permissions 'o' and 'p' need a hierarchical namespace; account '{account}' is "
             "configured with hns: false.",
         )
-    return "".join(letter for letter in SAS_PERMISSIONS if letter in wanted)
+    return sas_order(letters)
 
 
 def lifetime(ttl: Any, max_ttl: float, account: str) -> float:
