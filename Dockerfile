@@ -2,6 +2,8 @@
 # akv-sidecar image: one uvicorn process, non-root, ready for a read-only root filesystem.
 #   docker build -t akv-sidecar:0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
 #   docker run --read-only --tmpfs /tmp -v "$PWD/config.yaml:/etc/akv-sidecar/config.yaml:ro" akv-sidecar:0.1.0
+# Build after `make jvm` (or `make dist`): the client then carries the akv-sidecar-hadoop jar, which the
+# Kubernetes pod templates copy from this image onto Spark's classpath (`python -m akv_client hadoop-jar`).
 # The recipe below is exercised without Docker by tests/deploy/test_docker_recipe.py; the version in the
 # tags and ARG VERSION is pyproject.toml's (tests/deploy/test_versions.py checks).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm

@@ -46,7 +46,7 @@ CLIENT_TESTS_310 := tests/client/test_units.py tests/client/test_standalone.py
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test test-py310 jvm lint fmt bench clean install lock
+.PHONY: help run test test-py310 jvm dist lint fmt bench clean install lock
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -124,11 +124,22 @@ $(SPARK_JARS_STAMP): $(TEST_STAMP) tests/client/spark_setup.py
 
 # The Hadoop credential providers (jvm/): Maven fetches hadoop-azure and JUnit from Maven Central
 # into .cache/m2; `package` compiles, runs the JUnit tests and builds the jar the Spark tests load.
+# The jar is then copied into the client package (akv_client/jars/), where hadoop_jar() finds it and
+# from where the wheel and the sdist carry it (pyproject.toml's artifacts).
 MVN := mvn -B -ntp -f jvm/pom.xml -Dmaven.repo.local=$(CURDIR)/$(CACHE)/m2
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
+HADOOP_JAR := akv-sidecar-hadoop-$(VERSION).jar
+JAR_DIR := client/akv_client/jars
 
 jvm:  ## build the Hadoop credential providers jar (jvm/target), running its JUnit tests
 	@echo "==> building and testing the Hadoop providers (jvm/) with Maven"
 	$(MVN) package
+	@echo "==> bundling jvm/target/$(HADOOP_JAR) into $(JAR_DIR)/"
+	rm -rf $(JAR_DIR) && mkdir -p $(JAR_DIR)
+	install -m 0644 jvm/target/$(HADOOP_JAR) $(JAR_DIR)/$(HADOOP_JAR)
+
+dist: $(UV_STAMP) jvm  ## build the wheel and sdist into dist/, the Hadoop providers jar inside
+	$(UV) build --quiet --out-dir dist
 
 test: $(TEST_STAMP) $(AZURITE_STAMP) $(SPARK_JARS_STAMP) test-py310 jvm  ## install what the tests need, start it, run the whole suite
 	$(BIN)/python -m pytest
@@ -153,4 +164,4 @@ bench: $(TEST_STAMP) $(WRK)  ## run the benchmarks into bench/results/
 	$(BIN)/python -m bench
 
 clean:  ## remove the virtual environments and caches
-	rm -rf $(VENV) $(VENV310) $(CACHE) jvm/target .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV310) $(CACHE) jvm/target $(JAR_DIR) dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Databricks cluster-scoped init script: install akv-sidecar on the driver, start it on 127.0.0.1, wait until
-# every configured secret is cached, and tell notebooks where to find it.
+# Databricks cluster-scoped init script. On every node (Databricks runs it on the driver and on each worker,
+# before their Spark JVMs start): install akv-sidecar, start it on 127.0.0.1, wait until every configured
+# secret is cached, put the akv-sidecar-hadoop jar (Hadoop credential providers) on Spark's classpath and tell
+# notebooks where the sidecar is. On the driver, for the storage accounts named, also add the provider settings
+# to the cluster's Spark conf, so ABFS on the driver and on every executor asks its own node's sidecar for a
+# SAS per container and operation: no key or SAS in any Spark conf.
 #
 # Settings (cluster "Environment variables"; secrets as {{secrets/<scope>/<key>}} references):
 #   AKV_SIDECAR_VAULT          required  the Key Vault's name (https://<name>.vault.azure.net)
-#   AKV_SIDECAR_SECRETS        required  comma-separated secret names prefetched before the cluster is up
+#   AKV_SIDECAR_SECRETS        comma-separated secret names prefetched before the cluster is up (required
+#                                        unless AKV_SIDECAR_STORAGE_ACCOUNTS is set)
+#   AKV_SIDECAR_STORAGE_ACCOUNTS  optional  comma-separated ACCOUNT=SECRET pairs: a storage account the sidecar
+#                                        signs SAS for, and the secret in AKV_SIDECAR_VAULT holding its key
+#   AKV_SIDECAR_STORAGE_HNS    true      whether those accounts have a hierarchical namespace (ADLS Gen2)
+#   AKV_SIDECAR_SAS_MAX_TTL    1h        the longest SAS signed (the providers renew before expiry)
+#   AKV_SIDECAR_HADOOP_JAR     optional  the jar to install; default: the one the installed wheel carries
 #   AKV_SIDECAR_VAULT_URL      optional  the vault's URL when it is not https://<name>.vault.azure.net
 #   AKV_SIDECAR_CA_FILE        optional  an extra CA bundle to trust for the vault (inspecting proxies)
 #   AKV_SIDECAR_CREDENTIAL     auto      auto | client_secret | managed_identity | default
@@ -17,8 +27,12 @@
 #   AKV_SIDECAR_READY_TIMEOUT  180 seconds; past it the script fails and so does the cluster start
 #   ROOT                       empty; a prefix for every path written (tests run the script in a temp root)
 #
-# Writes (under ROOT): /local_disk0/akv-sidecar/{venv,config.yaml,token,sidecar.pid,sidecar.log} and the
-# exports AKV_SIDECAR_URL and AKV_SIDECAR_TOKEN_FILE appended to /databricks/spark/conf/spark-env.sh.
+# Writes (under ROOT), on every node: /local_disk0/akv-sidecar/{venv,config.yaml,token,sidecar.pid,sidecar.log},
+# /databricks/jars/akv-sidecar-hadoop-<version>.jar, and the exports AKV_SIDECAR_URL and AKV_SIDECAR_TOKEN_FILE
+# appended to /databricks/spark/conf/spark-env.sh; on the driver, with storage accounts,
+# /databricks/driver/conf/00-akv-sidecar-spark.conf (the provider settings: URLs, paths, class names).
+# Each node has its own caller token; every node's sidecar listens on the same loopback port and keeps its
+# token at the same path, so one Spark conf serves the driver and all executors.
 set -euo pipefail
 
 log() { echo "akv-sidecar-init: $*" >&2; }
@@ -26,11 +40,6 @@ die() {
     log "error: $*"
     exit 1
 }
-
-if [[ "${DB_IS_DRIVER:-}" != "TRUE" ]]; then
-    log "not the driver node; nothing to do"
-    exit 0
-fi
 
 root=${ROOT:-}
 home_dir="$root/local_disk0/akv-sidecar"
@@ -40,12 +49,22 @@ token_file="$home_dir/token"
 pid_file="$home_dir/sidecar.pid"
 log_file="$home_dir/sidecar.log"
 spark_env="$root/databricks/spark/conf/spark-env.sh"
+jars_dir="$root/databricks/jars"
+spark_conf="$root/databricks/driver/conf/00-akv-sidecar-spark.conf"
 port=${AKV_SIDECAR_PORT:-8787}
 url="http://127.0.0.1:$port"
 pip_spec=${AKV_SIDECAR_PIP_SPEC:-akv-sidecar[service]==0.1.0}
 ready_timeout=${AKV_SIDECAR_READY_TIMEOUT:-180}
 vault=${AKV_SIDECAR_VAULT:?set AKV_SIDECAR_VAULT to the Key Vault name in the cluster environment variables}
-secrets=${AKV_SIDECAR_SECRETS:?set AKV_SIDECAR_SECRETS to a comma-separated list of secret names}
+storage_accounts=${AKV_SIDECAR_STORAGE_ACCOUNTS:-}
+secrets=${AKV_SIDECAR_SECRETS:-}
+[[ -n "$secrets" || -n "$storage_accounts" ]] ||
+    die "set AKV_SIDECAR_SECRETS to a comma-separated list of secret names (or AKV_SIDECAR_STORAGE_ACCOUNTS)"
+hns=${AKV_SIDECAR_STORAGE_HNS:-true}
+[[ "$hns" == true || "$hns" == false ]] || die "AKV_SIDECAR_STORAGE_HNS is '$hns'; allowed: true, false"
+sas_max_ttl=${AKV_SIDECAR_SAS_MAX_TTL:-1h}
+is_driver=false
+[[ "${DB_IS_DRIVER:-}" == "TRUE" ]] && is_driver=true
 
 default_python=python3
 [[ -x /databricks/python3/bin/python3 ]] && default_python=/databricks/python3/bin/python3
@@ -67,6 +86,23 @@ yaml_list() {
         [[ -n "$item" ]] && out+="${out:+, }\"$item\""
     done
     echo "[$out]"
+}
+
+# ACCOUNT=SECRET pairs, checked against Azure's name rules (so nothing needs escaping in YAML or HOCON),
+# one "ACCOUNT SECRET" line each.
+storage_pairs() {
+    local pair account secret
+    local -a pairs
+    IFS=',' read -r -a pairs <<<"$storage_accounts"
+    for pair in "${pairs[@]}"; do
+        pair=${pair//[[:space:]]/}
+        [[ -z "$pair" ]] && continue
+        account=${pair%%=*}
+        secret=${pair#*=}
+        [[ "$pair" == *=* && "$account" =~ ^[a-z0-9]{3,24}$ && "$secret" =~ ^[0-9A-Za-z-]{1,127}$ ]] ||
+            die "AKV_SIDECAR_STORAGE_ACCOUNTS: '$pair' is not ACCOUNT=SECRET (a storage account, 3-24 lowercase letters and digits; a Key Vault secret name)"
+        echo "$account $secret"
+    done
 }
 
 credential_yaml() {
@@ -102,8 +138,54 @@ write_config() {
         printf 'vaults:\n  - name: "%s"\n    secrets: %s\n' "$vault" "$(yaml_list "$secrets")"
         [[ -n "${AKV_SIDECAR_VAULT_URL:-}" ]] && printf '    url: "%s"\n' "$AKV_SIDECAR_VAULT_URL"
         [[ -n "${AKV_SIDECAR_CA_FILE:-}" ]] && printf '    ca_file: "%s"\n' "$AKV_SIDECAR_CA_FILE"
+        if [[ -n "$storage_lines" ]]; then
+            printf 'storage:\n  accounts:\n'
+            while read -r account secret; do
+                printf '    - name: "%s"\n      key: {vault: "%s", secret: "%s"}\n' "$account" "$vault" "$secret"
+                printf '      hns: %s\n      max_ttl: "%s"\n' "$hns" "$sas_max_ttl"
+            done <<<"$storage_lines"
+        fi
         printf 'credential:\n%s\n' "$credential"
     } >"$config"
+}
+
+# The akv-sidecar-hadoop jar into /databricks/jars, on the classpath of the node's Spark JVMs: the one the
+# installed wheel carries (the sidecar's own version), or AKV_SIDECAR_HADOOP_JAR.
+install_jar() {
+    mkdir -p "$jars_dir"
+    if [[ -n "${AKV_SIDECAR_HADOOP_JAR:-}" ]]; then
+        [[ -f "$AKV_SIDECAR_HADOOP_JAR" ]] || die "AKV_SIDECAR_HADOOP_JAR=$AKV_SIDECAR_HADOOP_JAR is no file"
+        install -m 0644 "$AKV_SIDECAR_HADOOP_JAR" "$jars_dir/"
+    else
+        "$venv/bin/python" -m akv_client hadoop-jar "$jars_dir" >/dev/null ||
+            die "no akv-sidecar-hadoop jar in $pip_spec: install a wheel built by 'make dist', or set AKV_SIDECAR_HADOOP_JAR"
+    fi
+}
+
+# The driver's Spark conf (HOCON, as Databricks reads the files in /databricks/driver/conf): for each account,
+# what akv_client's spark_submit_conf() gives for auth_mode sidecar_sas_provider. No value is a secret.
+write_spark_conf() {
+    local account host
+    mkdir -p "$(dirname "$spark_conf")"
+    {
+        printf '# akv-sidecar (init script): ABFS asks the sidecar for SAS; no secret here.\n[driver] {\n'
+        while read -r account _; do
+            host="$account.dfs.core.windows.net"
+            spark_line "fs.azure.account.auth.type.$host" SAS
+            spark_line "fs.azure.sas.token.provider.type.$host" org.akvsidecar.hadoop.SidecarSasTokenProvider
+            spark_line "fs.azure.akv-sidecar.url.$host" "$url"
+            spark_line "fs.azure.akv-sidecar.token.file.$host" "$token_file"
+            spark_line "fs.azure.account.hns.enabled.$host" "$hns"
+        done <<<"$storage_lines"
+        [[ "$hns" == false ]] && spark_line fs.azure.fns.account.service.type BLOB
+        # Spark's default redaction regex, widened to account keys and SAS for anyone still on keys.
+        printf '  "spark.redaction.regex" = "%s"\n}\n' '(?i)secret|password|token|access[.]?key|account[.]key|sas'
+    } >"$spark_conf"
+    chmod 0644 "$spark_conf"
+}
+
+spark_line() {
+    printf '  "spark.hadoop.%s" = "%s"\n' "$1" "$2"
 }
 
 # A token of 256 random bits, readable by root only; kept across re-runs so running callers stay valid.
@@ -173,11 +255,16 @@ install_sidecar() {
 
 umask 077
 credential=$(credential_yaml) # a wrong credential setting fails here, before anything is written
+storage_lines=$(storage_pairs) # so does a malformed storage account
 mkdir -p "$home_dir"
 write_config
+if [[ "$is_driver" == true && -n "$storage_lines" ]]; then
+    write_spark_conf
+fi
 install_sidecar
 write_token
+install_jar
 export_for_notebooks
 start_sidecar
 wait_until_ready
-log "ready at $url (pid $(cat "$pid_file")); notebooks get AKV_SIDECAR_URL and AKV_SIDECAR_TOKEN_FILE"
+log "ready at $url (pid $(cat "$pid_file")); akv-sidecar-hadoop in $jars_dir; driver: $is_driver"

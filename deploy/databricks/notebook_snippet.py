@@ -1,8 +1,9 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC ## Key Vault secrets through akv-sidecar
-# MAGIC The cluster's init script (akv-sidecar-init.sh) started the sidecar on the driver and
-# MAGIC exported `AKV_SIDECAR_URL` and `AKV_SIDECAR_TOKEN_FILE`; the client reads both.
+# MAGIC The cluster's init script (akv-sidecar-init.sh) started the sidecar on every node, put the
+# MAGIC akv-sidecar-hadoop jar on Spark's classpath and exported `AKV_SIDECAR_URL` and
+# MAGIC `AKV_SIDECAR_TOKEN_FILE`; the client reads both.
 # MAGIC Install the client once per cluster (it needs httpx only): `%pip install akv-sidecar`.
 
 # COMMAND ----------
@@ -21,14 +22,22 @@ print(bronze_key)  # the repr masks the value; use bronze_key.value where a key 
 
 # COMMAND ----------
 
-# Spark on ADLS Gen2 with the storage key from Key Vault: the key never appears in the notebook.
-bronze = AzureADLS(
-    account="mystorageaccount",  # CHANGE
+# Spark on ADLS Gen2 through the akv-sidecar-hadoop providers. The init script put the jar in
+# /databricks/jars and, for each of AKV_SIDECAR_STORAGE_ACCOUNTS, the provider settings in the
+# cluster's Spark conf: ABFS on the driver and on every executor asks its own node's sidecar for a
+# SAS per container and operation, renewed before it expires. No key or SAS is in any Spark conf
+# (SET shows class names, a URL and a file's path), and a rotated key needs no restart.
+from delta.tables import DeltaTable  # noqa: E402 - a notebook cell's import
+
+lake = AzureADLS(
+    account="mystorageaccount",  # CHANGE: one of the init script's AKV_SIDECAR_STORAGE_ACCOUNTS
     container="bronze",  # CHANGE
-    auth_mode="key_vault",
-    key_vault_name=KEY_VAULT,
-    secret_name=STORAGE_KEY_NAME,
+    auth_mode="sidecar_sas_provider",
+    hns=True,  # as AKV_SIDECAR_STORAGE_HNS
 )
-bronze.configure_spark(spark)  # noqa: F821 - the notebook's SparkSession
-events = spark.read.format("delta").load(bronze.uri("events"))  # noqa: F821
-display(events.limit(10))  # noqa: F821 - Databricks' display
+lake.configure_spark(spark)  # noqa: F821 - the same settings; warns (and falls back) without the jar
+table = lake.uri("akv_sidecar_check")  # abfss://bronze@mystorageaccount.dfs.core.windows.net/...
+spark.range(100).write.format("delta").mode("overwrite").save(table)  # noqa: F821
+spark.range(100, 110).write.format("delta").mode("append").save(table)  # noqa: F821
+print("rows:", spark.read.format("delta").load(table).count())  # noqa: F821 - 110
+display(DeltaTable.forPath(spark, table).history().select("version", "operation"))  # noqa: F821

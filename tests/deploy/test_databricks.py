@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from akv_client import AzureADLS, SidecarClient, spark_submit_conf
 from akv_sidecar import load_config
 from akv_sidecar.testing import free_port
 
+from ._databricks import (
+    DRIVER_CONF,
+    HOME,
+    LAKE,
+    REPO,
+    SCRIPT,
+    SECRET_NAMES,
+    SHELLCHECK,
+    SNIPPET,
+    SPARK_ENV,
+    files_under,
+    run_script,
+    spark_conf_file,
+)
+from ._hadoop import problems, provider_jar
 from ._processes import (
     clean_environ,
     fingerprint,
@@ -26,29 +43,6 @@ from ._processes import (
 
 if TYPE_CHECKING:
     from akv_emulator import Emulator
-
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "deploy" / "databricks" / "akv-sidecar-init.sh"
-SNIPPET = REPO / "deploy" / "databricks" / "notebook_snippet.py"
-SHELLCHECK = Path(sys.executable).parent / "shellcheck"
-HOME = "local_disk0/akv-sidecar"
-SPARK_ENV = "databricks/spark/conf/spark-env.sh"
-SECRET_NAMES = ("bronze-storage-key", "silver-storage-key")
-
-
-def run_script(env: Mapping[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPT)],
-        env=clean_environ(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def files_under(root: Path) -> list[Path]:
-    return sorted(path for path in root.rglob("*") if path.is_file())
 
 
 def test_shellcheck_reports_nothing() -> None:
@@ -77,13 +71,6 @@ def test_shellcheck_is_really_checking(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "SC2086" in result.stdout
-
-
-def test_worker_nodes_do_nothing(tmp_path: Path) -> None:
-    """Without DB_IS_DRIVER=TRUE the script exits 0 and writes nothing."""
-    result = run_script({"ROOT": str(tmp_path), "AKV_SIDECAR_VAULT": "kv1"})
-    assert result.returncode == 0, result.stderr
-    assert files_under(tmp_path) == []
 
 
 @pytest.mark.parametrize(
@@ -171,6 +158,7 @@ def vault() -> Iterator[Emulator]:
     with Emulator(vaults=("kv1",)) as emulator:
         for name in SECRET_NAMES:
             emulator.set_secret("kv1", name, secrets.token_urlsafe(32))
+        emulator.set_secret("kv1", LAKE[1], base64.b64encode(secrets.token_bytes(64)).decode())
         yield emulator
 
 
@@ -189,6 +177,7 @@ def started(
         "ROOT": str(root),
         "AKV_SIDECAR_VAULT": "kv1",
         "AKV_SIDECAR_SECRETS": ",".join(SECRET_NAMES),
+        "AKV_SIDECAR_STORAGE_ACCOUNTS": "=".join(LAKE),
         "AKV_SIDECAR_VAULT_URL": vault.vault_url("kv1"),
         "AKV_SIDECAR_CA_FILE": vault.ca_file,
         "AKV_SIDECAR_PORT": str(free_port()),
@@ -216,7 +205,7 @@ def test_init_script_starts_a_ready_sidecar_for_notebooks(
     port = env["AKV_SIDECAR_PORT"]
     assert pid_alive(pid)
     assert http_status(f"http://127.0.0.1:{port}/readyz") == 200
-    assert vault.calls(vault="kv1", op="get") == len(SECRET_NAMES)
+    assert vault.calls(vault="kv1", op="get") == len(SECRET_NAMES) + 1  # and the account key
 
     token_file = root / HOME / "token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
@@ -250,7 +239,7 @@ def test_init_script_starts_a_ready_sidecar_for_notebooks(
     assert vault.get_value("kv1", "bronze-storage-key") not in printed_repr
 
     log = (root / HOME / "sidecar.log").read_text()
-    for name in SECRET_NAMES:
+    for name in (*SECRET_NAMES, LAKE[1]):
         assert vault.get_value("kv1", name) not in log
 
 
@@ -268,6 +257,62 @@ def test_init_script_rerun_keeps_the_running_sidecar(
     assert (root / HOME / "token").read_text() == token
     spark_env = (root / SPARK_ENV).read_text()
     assert len(re.findall(r"export AKV_SIDECAR_TOKEN_FILE=", spark_env)) == 1
+
+
+@pytest.mark.slow
+def test_driver_conf_sets_the_providers_and_the_node_sidecar_vends(
+    started: tuple[Path, dict[str, str], int], vault: Emulator
+) -> None:
+    """The driver's Spark conf is spark_submit_conf() for the account less spark.jars, every key
+    and class one the jars hold, no secret anywhere under /databricks; the jar is in
+    /databricks/jars; the conf's URL and token file get a SAS from the node's sidecar."""
+    root, env, _pid = started
+    settings = spark_conf_file(root / DRIVER_CONF)
+    url = f"http://127.0.0.1:{env['AKV_SIDECAR_PORT']}"
+    with SidecarClient(url, token_file=str(root / HOME / "token"), timeout=10) as sidecar:
+        conn = AzureADLS(
+            LAKE[0], "data", auth_mode="sidecar_sas_provider", hns=True, sidecar=sidecar
+        )
+        expected = spark_submit_conf(conn)
+        sas = sidecar.get_sas(LAKE[0], "data", permissions="rl")
+    del expected["spark.jars"]
+    assert settings == expected
+    hadoop = {k.removeprefix("spark.hadoop."): v for k, v in settings.items() if "hadoop" in k}
+    assert problems(hadoop) == []
+    assert settings["spark.redaction.regex"].endswith("|account[.]key|sas")
+    assert "sig=" in sas.sas_token
+    jar = root / "databricks" / "jars" / provider_jar().name
+    assert jar.read_bytes() == (REPO / "client" / "akv_client" / "jars" / jar.name).read_bytes()
+    written = "".join(path.read_text(errors="replace") for path in files_under(root / "databricks"))
+    for value in (*map(vault.get_value, ["kv1"] * 3, [*SECRET_NAMES, LAKE[1]]), sas.sas_token):
+        assert value not in written
+    assert (root / HOME / "token").read_text().strip() not in written
+
+
+@pytest.mark.slow
+def test_a_worker_runs_its_own_sidecar_and_gets_the_jar_but_no_conf(
+    started: tuple[Path, dict[str, str], int], tmp_path: Path
+) -> None:
+    """On a worker (DB_IS_DRIVER unset) the script starts a ready sidecar of the node's own, with
+    its own token, and installs the jar; the driver's Spark conf is not written there."""
+    driver_root, env, _pid = started
+    root = tmp_path / "worker"
+    (root / HOME).mkdir(parents=True)
+    (root / HOME / "venv").symlink_to(driver_root / HOME / "venv")  # the install, done once
+    worker = {k: v for k, v in env.items() if k != "DB_IS_DRIVER"}
+    worker |= {"ROOT": str(root), "AKV_SIDECAR_PORT": str(free_port())}
+    result = run_script(worker, timeout=90)
+    pid_file = root / HOME / "sidecar.pid"
+    pid = int(pid_file.read_text()) if pid_file.exists() else 0
+    try:
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert http_status(f"http://127.0.0.1:{worker['AKV_SIDECAR_PORT']}/readyz") == 200
+        assert (root / "databricks" / "jars" / provider_jar().name).is_file()
+        assert not (root / DRIVER_CONF).exists()
+        assert (root / HOME / "token").read_text() != (driver_root / HOME / "token").read_text()
+    finally:
+        if pid:
+            terminate_pid(pid)
 
 
 @pytest.mark.slow

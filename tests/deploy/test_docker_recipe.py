@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 import tomllib
+import yaml
 
 from akv_sidecar.testing import free_port
 
@@ -272,3 +273,23 @@ def test_image_recipe_starts_serves_and_stops(
     started = time.monotonic()
     assert subprocess.run(healthcheck, env=image.env, timeout=10, check=False).returncode != 0
     assert time.monotonic() - started < 3 + 1
+
+
+def test_the_image_carries_the_jar_the_pod_templates_copy(image: Image, tmp_path: Path) -> None:
+    """The pod templates' init container command, run in the replayed image, copies the jar the
+    image's wheel carries (this checkout's, after `make jvm`) under the name Spark mounts."""
+    template = yaml.safe_load((REPO / "deploy/kubernetes/driver-pod-template.yaml").read_text())
+    copier = next(c for c in template["spec"]["initContainers"] if "command" in c)
+    target = tmp_path / "jars"
+    target.mkdir()
+    image.env = runtime_env(Dockerfile.read(REPO / "Dockerfile").final, image, {})
+    command = [*image.command(copier["command"][:-1]), str(target)]
+    result = subprocess.run(
+        command, env=image.env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    (jar,) = target.iterdir()
+    assert jar.name == f"akv-sidecar-hadoop-{VERSION}.jar"
+    assert result.stdout.strip() == str(jar)
+    bundled = REPO / "client" / "akv_client" / "jars" / jar.name
+    assert jar.read_bytes() == bundled.read_bytes()

@@ -14,22 +14,28 @@ from akv_sidecar import __version__
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-# An image tag (akv-sidecar:1.2.3), a pip pin (akv-sidecar[service]==1.2.3) or the image's label.
-MENTION = re.compile(r"akv-sidecar(?:\[[a-z,]+\])?(?::|==)(\d[\w.+-]*)|^ARG VERSION=(\S+)", re.M)
+# An image tag (akv-sidecar:1.2.3), a pip pin (akv-sidecar[service]==1.2.3), the image's label or
+# the providers' jar (akv-sidecar-hadoop-1.2.3.jar).
+MENTION = re.compile(
+    r"akv-sidecar(?:\[[a-z,]+\])?(?::|==)(\d[\w.+-]*)|^ARG VERSION=(\S+)"
+    r"|akv-sidecar-hadoop-(\d[\w.+-]*?)\.jar",
+    re.M,
+)
 # Where the release is named, with how many mentions each file has at least.
 KNOWN = {
     "Dockerfile": 3,
     "README.md": 3,
     "deploy/databricks/akv-sidecar-init.sh": 2,
-    "deploy/kubernetes/driver-pod-template.yaml": 1,
-    "deploy/kubernetes/executor-pod-template.yaml": 1,
+    "deploy/kubernetes/driver-pod-template.yaml": 3,
+    "deploy/kubernetes/executor-pod-template.yaml": 3,
+    "deploy/kubernetes/executor-shared-pod-template.yaml": 2,
     "deploy/kubernetes/shared-sidecar.yaml": 1,
 }
 
 
 def mentions(path: Path) -> list[str]:
     text = path.read_text(encoding="utf-8", errors="replace")
-    return [tag or label for tag, label in MENTION.findall(text)]
+    return [next(filter(None, groups)) for groups in MENTION.findall(text)]
 
 
 def test_the_package_reports_pyprojects_version() -> None:
@@ -70,8 +76,10 @@ def test_no_other_tracked_file_names_another_version() -> None:
 
 
 def test_mention_pattern_catches_a_stale_version() -> None:
-    """The pattern reads tags, pins and ARG VERSION, so a stale one would be reported."""
+    """The pattern reads tags, pins, ARG VERSION and jar names, so a stale one is reported."""
     text = (
         "image: x/akv-sidecar:0.0.9\npip install akv-sidecar[service]==0.0.8\nARG VERSION=0.0.7\n"
+        "mountPath: /opt/spark/jars/akv-sidecar-hadoop-0.0.6.jar\n"
     )
-    assert [tag or label for tag, label in MENTION.findall(text)] == ["0.0.9", "0.0.8", "0.0.7"]
+    found = [next(filter(None, groups)) for groups in MENTION.findall(text)]
+    assert found == ["0.0.9", "0.0.8", "0.0.7", "0.0.6"]
