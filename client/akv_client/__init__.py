@@ -4,6 +4,7 @@ Installs with httpx alone; pyspark, delta-spark and azure-identity are used only
 """
 
 from ._adls import AUTH_MODES, AzureADLS
+from ._classpath import ProviderFallbackWarning
 from ._client import FallbackWarning, SecretRef, SidecarClient, SidecarStatus
 from ._config import ClientConfig, FallbackConfig
 from ._connection import Connection
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidRequest",
     "KeyVaultFetchResult",
     "LocalConnection",
+    "ProviderFallbackWarning",
     "RateLimited",
     "Secret",
     "SecretNotFound",

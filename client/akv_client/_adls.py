@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._classpath import configure
 from ._client import SidecarClient, shared_client
 from ._config import WorkloadIdentity
 from ._deadline import Deadline
 from ._exceptions import RateLimited, SidecarTimeout
-from ._providers import PROVIDER_MODE, provider_conf, uri_scheme
+from ._providers import PROVIDER_MODE, PROVIDER_MODES, elsewhere, provider_conf, uri_scheme
 from ._secret import AccessToken, VendedSas
 from ._vending import SidecarTokenCredential, VendedCredential
 
@@ -22,7 +23,7 @@ __all__ = ["AUTH_MODES", "DEFAULT_ENDPOINT_SUFFIX", "IDENTITIES", "AzureADLS"]
 _SAS = ("sidecar_sas", PROVIDER_MODE)
 _VENDED = (*_SAS, "sidecar_token")
 AUTH_MODES: tuple[str, ...] = ("key_vault", "direct_key", "sas_token", "service_principal")
-AUTH_MODES += ("managed_identity", *_VENDED)
+AUTH_MODES += ("managed_identity", *_VENDED, *PROVIDER_MODES[1:])
 IDENTITIES = ("workload", "msi")
 DEFAULT_ENDPOINT_SUFFIX = "core.windows.net"
 _ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
@@ -43,8 +44,9 @@ class AzureADLS:
                        when AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID and AZURE_TENANT_ID are set
     sidecar_sas        a SAS for the container, vended by the sidecar (`sas_permissions`, `sas_ttl`)
     sidecar_token      a Storage access token, vended by the sidecar (not for Spark)
-    sidecar_sas_provider  Spark's ABFS asks the sidecar for each SAS itself (akv-sidecar-hadoop's
-                       provider: no secret in the conf; `hns`); elsewhere as sidecar_sas
+    sidecar_sas_provider, sidecar_token_provider, sidecar_key_provider  Spark's ABFS asks the
+                       sidecar for a SAS, a token or the key itself (akv-sidecar-hadoop: no secret
+                       in the conf; `hns`); elsewhere as sidecar_sas, sidecar_token, key_vault
 
     Values from Key Vault are fetched once, cached per connection and shared by every thread;
     vended credentials are cached too and renewed once less than a third of their life is left.
@@ -98,8 +100,8 @@ class AzureADLS:
         self._lock = threading.Lock()
         self._cached: str | None = None
         self._vended: VendedCredential | None = None
-        if auth_mode in _VENDED:
-            what = "an access token" if auth_mode == "sidecar_token" else "a SAS"
+        if elsewhere(auth_mode) in _VENDED:
+            what = "an access token" if elsewhere(auth_mode) == "sidecar_token" else "a SAS"
             self._vended = VendedCredential(self._vend, f"{what} for ADLS connection '{self.name}'")
         if validate:
             self.validate()
@@ -132,7 +134,7 @@ class AzureADLS:
             rule = "must be letters such as 'rl' or 'racwdl'"
             self._invalid("sas_permissions", rule, self.sas_permissions)
         from_vault = bool(self.key_vault_name and self.secret_name)
-        if self.auth_mode == "key_vault":
+        if elsewhere(self.auth_mode) == "key_vault":
             self._require("key_vault_name", "secret_name")
         elif self.auth_mode == "direct_key":
             self._require("account_key")
@@ -169,7 +171,7 @@ class AzureADLS:
         if not (self.key_vault_name and self.secret_name):
             return None
         needs_vault = (
-            self.auth_mode == "key_vault"
+            elsewhere(self.auth_mode) == "key_vault"
             or (self.auth_mode == "sas_token" and not self.sas_token)
             or (self.auth_mode == "service_principal" and not self.client_secret)
         )
@@ -201,7 +203,7 @@ class AzureADLS:
             return self._vault_value(timeout) if self.secret_ref else self.sas_token
         if self.auth_mode in _SAS:
             return self._vended_text(timeout)
-        return self._vault_value(timeout) if self.auth_mode == "key_vault" else None
+        return self._vault_value(timeout) if elsewhere(self.auth_mode) == "key_vault" else None
 
     def get_client_secret(self, timeout: float = 30.0) -> str | None:
         """The service principal's client secret, given or from Key Vault; None for other modes."""
@@ -216,7 +218,7 @@ class AzureADLS:
         return self._vended.get(timeout) if self._vended is not None else None
 
     def _vend(self, timeout: float) -> VendedSas | AccessToken:
-        if self.auth_mode == "sidecar_token":
+        if elsewhere(self.auth_mode) == "sidecar_token":
             return self.sidecar.get_token(timeout=timeout)
         scope = (self.account, self.container, None, self.sas_permissions, self.sas_ttl)
         return self.sidecar.get_sas(*scope, timeout=timeout)
@@ -293,12 +295,11 @@ class AzureADLS:
     def spark_conf(self) -> dict[str, str]:
         """The account-scoped fs.azure.* settings of the ABFS driver for this auth mode."""
         mode = self.auth_mode
-        if mode == PROVIDER_MODE:
+        if mode in PROVIDER_MODES:
             return provider_conf(self)
         if mode in ("key_vault", "direct_key"):
-            return self._keyed(
-                {"account.auth.type": "SharedKey", "account.key": (self.get_storage_key() or "")}
-            )
+            key = self.get_storage_key() or ""
+            return self._keyed({"account.auth.type": "SharedKey", "account.key": key})
         if mode in ("sas_token", "sidecar_sas"):
             # No provider type: hadoop-azure uses its own FixedSASTokenProvider for a fixed token
             # (a provider type set here would take precedence over it).
@@ -340,14 +341,10 @@ class AzureADLS:
         return {f"fs.azure.{key}.{self.host}": value for key, value in settings.items()}
 
     def configure_spark(self, spark: Any) -> None:
-        """Apply spark_conf() to the session and to its Hadoop configuration (where ABFS reads).
+        """Apply spark_conf() to the session and to its Hadoop configuration (where ABFS reads);
+        a provider mode whose jar Spark cannot load falls back, with a warning (`_classpath`).
         ABFS keeps the SAS it first opened a container with: give sidecar_sas a long `sas_ttl`."""
-        settings = self.spark_conf()
-        jsc = getattr(spark, "_jsc", None)  # absent on Spark Connect, where the session conf is all
-        for key, value in settings.items():
-            spark.conf.set(key, value)
-            if jsc is not None:
-                jsc.hadoopConfiguration().set(key, value)
+        configure(self, spark)
 
     def storage_options(self) -> dict[str, str]:
         """delta-rs / object_store options for this auth mode (a vended SAS or token as it is now:
@@ -359,7 +356,7 @@ class AzureADLS:
                 options["allow_http"] = "true"
         elif self.endpoint_suffix != DEFAULT_ENDPOINT_SUFFIX:
             options["endpoint"] = f"https://{self.account}.blob.{self.endpoint_suffix}"
-        mode = self.auth_mode
+        mode = elsewhere(self.auth_mode)
         workload = self._workload()
         if mode in ("key_vault", "direct_key"):
             options["account_key"] = self.get_storage_key() or ""
@@ -385,11 +382,11 @@ class AzureADLS:
         options: dict[str, Any] = {"account_name": self.account}
         if self.endpoint_suffix != DEFAULT_ENDPOINT_SUFFIX:
             options["account_host"] = f"{self.account}.blob.{self.endpoint_suffix}"
-        if self.auth_mode in ("key_vault", "direct_key"):
+        if elsewhere(self.auth_mode) in ("key_vault", "direct_key"):
             return options | {"account_key": self.get_storage_key()}
         if self.auth_mode in ("sas_token", *_SAS):
             return options | {"sas_token": (self.get_storage_key() or "").lstrip("?")}
-        if self.auth_mode == "sidecar_token":
+        if elsewhere(self.auth_mode) == "sidecar_token":
             return options | {"credential": SidecarTokenCredential(self.sidecar)}
         if self.auth_mode == "service_principal":
             return options | {

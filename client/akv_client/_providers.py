@@ -1,9 +1,13 @@
 """The akv-sidecar-hadoop providers for Spark: the jar, and ABFS settings that hold no secret.
 
-With auth mode `sidecar_sas_provider` the JVM's `SidecarSasTokenProvider` asks the sidecar for a SAS
-per container and operation (read-only or read-write), on the driver and on every executor, and
-renews it before it expires: the Spark and Hadoop configuration hold URLs, a token file's path and
-class names only.
+Each provider mode names one of the JVM's providers, on the driver and on every executor, and the
+Spark and Hadoop configuration hold URLs, a token file's path, class names and Key Vault names only:
+
+sidecar_sas_provider    `SidecarSasTokenProvider` asks the sidecar for a SAS per container and
+                        operation (read-only or read-write), renewed before it expires
+sidecar_token_provider  `SidecarTokenProvider`: the sidecar's Entra ID token for Azure Storage
+sidecar_key_provider    `SidecarKeyProvider`: the account key, read from Key Vault through the
+                        sidecar when ABFS opens the account (held by the FileSystem, not the conf)
 """
 
 from __future__ import annotations
@@ -16,10 +20,34 @@ from urllib.parse import urlsplit
 
 from ._client import SidecarClient
 
-__all__ = ["PROVIDER_MODE", "hadoop_jar", "provider_conf", "spark_submit_conf", "uri_scheme"]
+__all__ = [
+    "PROVIDERS",
+    "PROVIDER_MODE",
+    "PROVIDER_MODES",
+    "elsewhere",
+    "hadoop_jar",
+    "provider_conf",
+    "spark_submit_conf",
+    "uri_scheme",
+]
 
 PROVIDER_MODE = "sidecar_sas_provider"
-SAS_PROVIDER = "org.akvsidecar.hadoop.SidecarSasTokenProvider"
+TOKEN_PROVIDER_MODE = "sidecar_token_provider"  # noqa: S105 - a mode's name
+KEY_PROVIDER_MODE = "sidecar_key_provider"
+PROVIDER_MODES = (PROVIDER_MODE, TOKEN_PROVIDER_MODE, KEY_PROVIDER_MODE)
+_PACKAGE = "org.akvsidecar.hadoop."
+SAS_PROVIDER = _PACKAGE + "SidecarSasTokenProvider"
+PROVIDERS = {
+    PROVIDER_MODE: SAS_PROVIDER,
+    TOKEN_PROVIDER_MODE: _PACKAGE + "SidecarTokenProvider",
+    KEY_PROVIDER_MODE: _PACKAGE + "SidecarKeyProvider",
+}
+# What a provider mode does outside Spark (delta-rs, adlfs): the sidecar's vending or key read.
+_ELSEWHERE = {
+    PROVIDER_MODE: "sidecar_sas",
+    TOKEN_PROVIDER_MODE: "sidecar_token",
+    KEY_PROVIDER_MODE: "key_vault",
+}
 ENV_HADOOP_JAR = "AKV_SIDECAR_HADOOP_JAR"
 _REPO = Path(__file__).resolve().parents[2]  # a source checkout: client/akv_client/ under it
 # Spark's default spark.redaction.regex, and what ABFS's own secrets are called besides.
@@ -39,6 +67,8 @@ class _Connection(Protocol):
     auth_mode: str
     endpoint: str | None
     hns: bool
+    key_vault_name: str | None
+    secret_name: str | None
 
     @property
     def host(self) -> str: ...
@@ -48,52 +78,84 @@ class _Connection(Protocol):
 
 
 def hadoop_jar() -> str | None:
-    """The akv-sidecar-hadoop jar for `spark.jars`: AKV_SIDECAR_HADOOP_JAR when set, else this
-    checkout's build output `jvm/target/akv-sidecar-hadoop-<version>.jar` (`make jvm`); None when
-    neither file exists. The wheel does not bundle the jar yet (planned): outside a checkout, set
-    the variable or install the jar on the cluster's classpath.
+    """The akv-sidecar-hadoop jar for `spark.jars`: AKV_SIDECAR_HADOOP_JAR when set; else the one
+    the wheel carries (`akv_client/jars/akv-sidecar-hadoop-<version>.jar`, put there by `make jvm`),
+    but in a source checkout its build output `jvm/target/akv-sidecar-hadoop-<version>.jar` first
+    (the newest build; the package's copy is made from it); None when none of them is a file.
     """
     override = os.environ.get(ENV_HADOOP_JAR)
-    version = importlib.metadata.version("akv-sidecar")
-    built = _REPO / "jvm" / "target" / f"akv-sidecar-hadoop-{version}.jar"
-    jar = Path(override) if override else built
-    return str(jar) if jar.is_file() else None
+    if override:
+        return override if Path(override).is_file() else None
+    name = f"akv-sidecar-hadoop-{importlib.metadata.version('akv-sidecar')}.jar"
+    for jar in (_REPO / "jvm" / "target" / name, Path(__file__).resolve().parent / "jars" / name):
+        if jar.is_file():
+            return str(jar)
+    return None
+
+
+def elsewhere(mode: str) -> str:
+    """The auth mode a provider mode stands for outside Spark (any other mode: itself)."""
+    return _ELSEWHERE.get(mode, mode)
 
 
 def uri_scheme(conn: _Connection) -> str:
-    """abfss, or abfs (plain HTTP) for sidecar_sas_provider on an http:// loopback endpoint."""
-    plain = conn.auth_mode == PROVIDER_MODE and _plain_loopback(conn.endpoint)
+    """abfss, or abfs (plain HTTP) for a provider mode on an http:// loopback endpoint."""
+    plain = conn.auth_mode in PROVIDER_MODES and _loopback(conn.endpoint, "http")
     return "abfs" if plain else "abfss"
 
 
-def _plain_loopback(endpoint: str | None) -> tuple[str, int] | None:
-    """(host, port) of an http:// endpoint on this machine (Azurite), else None."""
-    if not endpoint or not endpoint.startswith("http://"):
+def _loopback(endpoint: str | None, scheme: str) -> tuple[str, int] | None:
+    """(host, port) of a `scheme`:// endpoint on this machine (Azurite), else None."""
+    if not endpoint or not endpoint.startswith(f"{scheme}://"):
         return None
     parts = urlsplit(endpoint)
     if parts.hostname not in _LOOPBACK:
         return None
-    return parts.hostname or "", parts.port or 80
+    return parts.hostname or "", parts.port or (80 if scheme == "http" else 443)
+
+
+def _provider(conn: _Connection) -> dict[str, str]:
+    """The account's auth type and provider class, and what the provider reads besides."""
+    mode, provider = conn.auth_mode, PROVIDERS[conn.auth_mode]
+    if mode == PROVIDER_MODE:
+        return {"account.auth.type": "SAS", "sas.token.provider.type": provider}
+    if mode == TOKEN_PROVIDER_MODE:
+        if conn.endpoint and conn.endpoint.startswith("http://"):
+            raise ValueError(
+                f"ADLS connection '{conn.name}': auth_mode '{mode}' sends bearer tokens, which "
+                f"Azure Storage (and Azurite) take over HTTPS only, got endpoint {conn.endpoint!r}."
+            )
+        # Custom: ABFS's auth type for a CustomTokenProviderAdaptee (OAuth wants its own).
+        return {"account.auth.type": "Custom", "account.oauth.provider.type": provider}
+    if not (conn.key_vault_name and conn.secret_name):
+        raise ValueError(
+            f"ADLS connection '{conn.name}': auth_mode '{mode}' requires 'key_vault_name' and "
+            "'secret_name' (the Key Vault secret holding the account key)."
+        )
+    return {
+        "account.auth.type": "SharedKey",
+        "account.keyprovider": provider,
+        "akv-sidecar.key.vault": conn.key_vault_name,
+        "akv-sidecar.key.secret": conn.secret_name,
+    }
 
 
 def provider_conf(conn: _Connection) -> dict[str, str]:
-    """ABFS settings for `SidecarSasTokenProvider`, scoped to the account's host where ABFS
+    """ABFS settings for the connection's provider, scoped to the account's host where ABFS
     allows it.
 
     A flat-namespace account (`hns=False`) is reached through the Blob service: on the DFS one,
-    ABFS refuses any SAS provider but its fixed one for such an account. An http:// loopback
-    `endpoint` (Azurite) is reached as ABFS reaches an emulator: path-style, plain HTTP.
+    ABFS refuses any SAS provider but its fixed one for such an account. A loopback `endpoint`
+    (Azurite) is reached as ABFS reaches an emulator: path-style, and plain HTTP for http://.
     """
     name, endpoint, sidecar = conn.name, conn.endpoint, conn.sidecar.config
     if not sidecar.token_file:
         raise ValueError(
-            f"ADLS connection '{name}': auth_mode '{PROVIDER_MODE}' needs the sidecar's caller "
+            f"ADLS connection '{name}': auth_mode '{conn.auth_mode}' needs the sidecar's caller "
             "token in a file the JVM can read: set AKV_SIDECAR_TOKEN_FILE or pass "
             "SidecarClient(token_file=...)."
         )
-    conf = {
-        "account.auth.type": "SAS",
-        "sas.token.provider.type": SAS_PROVIDER,
+    conf = _provider(conn) | {
         "akv-sidecar.url": sidecar.url,
         "akv-sidecar.token.file": sidecar.token_file,
         "account.hns.enabled": "true" if conn.hns else "false",
@@ -102,14 +164,16 @@ def provider_conf(conn: _Connection) -> dict[str, str]:
     # Unscoped, as measured (jvm/README.md; scoped endpoint keys were not honoured): they apply to
     # every account of the session.
     shared = {} if conn.hns else {"fns.account.service.type": "BLOB"}
-    loopback = _plain_loopback(endpoint)
-    if loopback is not None:
+    plain, secure = _loopback(endpoint, "http"), _loopback(endpoint, "https")
+    if plain is not None:
         shared |= {
-            "abfs.endpoint": f"{loopback[0]}:{loopback[1]}",
+            "abfs.endpoint": f"{plain[0]}:{plain[1]}",
             "always.use.https": "false",
             # hadoop-azure's Apache HTTP client refuses to start without an SSL socket factory.
             "networking.library": "JDK_HTTP_URL_CONNECTION",
         }
+    elif secure is not None:
+        shared["abfs.endpoint"] = f"{secure[0]}:{secure[1]}"
     elif endpoint and endpoint.startswith("http://"):
         raise ValueError(
             f"ADLS connection '{name}': plain HTTP is for an emulator on this machine only, "

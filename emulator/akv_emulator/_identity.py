@@ -1,13 +1,16 @@
 """Managed-identity token endpoint in the shape of App Service's (``IDENTITY_ENDPOINT`` +
 ``IDENTITY_HEADER``), and the book of tokens it issued that the vaults accept.
 
-It issues tokens for Key Vault and for Azure Storage (what the sidecar's /v1/tokens hands out);
+It issues tokens for Key Vault and for Azure Storage (what the sidecar's /v1/tokens hands out,
+JWT-shaped as Azurite's `--oauth basic` wants);
 any other resource is refused, as Entra ID refuses a resource it does not know. Each request is
 counted under vault "identity", op "token", with the resource in the counter's ``secret`` slot.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -24,7 +27,32 @@ TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a password
 IDENTITY_API_VERSION = "2019-08-01"
 IDENTITY_COUNTER_VAULT = "identity"
 CLIENT_ID = "00000000-0000-0000-0000-00000000c11e"
+TENANT_ID = "00000000-0000-0000-0000-0000000e0e0e"
 _TOKEN_LIFETIME_S = 24 * 3600
+
+
+def _segment(value: dict[str, Any]) -> str:
+    text = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(text).rstrip(b"=").decode()
+
+
+def storage_jwt(now: int, expires_on: int) -> str:
+    """A token for Azure Storage in Entra ID's shape (a JWT with its issuer, audience and times,
+    signed by no one), so that Azurite started with `--oauth basic`, which decodes a bearer token
+    and checks those claims but no signature, takes it as Azure Storage takes Entra's."""
+    claims = {
+        "aud": STORAGE_RESOURCE,
+        "iss": f"https://sts.windows.net/{TENANT_ID}/",
+        "iat": now,
+        "nbf": now - 300,
+        "exp": expires_on,
+        "appid": CLIENT_ID,
+        "oid": CLIENT_ID,
+        "tid": TENANT_ID,
+        "jti": secrets.token_urlsafe(16),
+    }
+    header = {"typ": "JWT", "alg": "none"}
+    return f"{_segment(header)}.{_segment(claims)}.{secrets.token_urlsafe(32)}"
 
 
 class TokenBook:
@@ -35,10 +63,14 @@ class TokenBook:
         self._tokens: dict[str, tuple[str, float]] = {}
 
     def issue(self, resource: str) -> tuple[str, int]:
-        """A new token for resource and its expiry in Unix seconds."""
-        token = secrets.token_urlsafe(32)
-        expires_on = int(self._clock()) + _TOKEN_LIFETIME_S
-        self._tokens[token] = (resource.rstrip("/"), expires_on)
+        """A new token for resource and its expiry in Unix seconds: opaque for Key Vault, a JWT
+        for Azure Storage (see storage_jwt)."""
+        now = int(self._clock())
+        expires_on = now + _TOKEN_LIFETIME_S
+        plain = resource.rstrip("/")
+        storage = plain == STORAGE_RESOURCE
+        token = storage_jwt(now, expires_on) if storage else secrets.token_urlsafe(32)
+        self._tokens[token] = (plain, expires_on)
         return token, expires_on
 
     def accepts(self, token: str) -> bool:

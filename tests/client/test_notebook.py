@@ -62,7 +62,8 @@ def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 def test_notebook_runs_top_to_bottom_against_the_demo_sidecar(
     demo_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every cell runs, the table round-trips, direct reads reach the vault, no value is printed."""
+    """Every cell runs, the table round-trips, direct reads reach the vault, the provider section
+    prints its settings, and no value (secret or caller token) is printed."""
     import nbclient
     import nbformat
 
@@ -91,4 +92,10 @@ def test_notebook_runs_top_to_bottom_against_the_demo_sidecar(
     assert "rows read back: 10" in output
     assert "same value: True" in output
     assert "SecretNotFound" in output
+    # The abfss:// section: the provider settings, printed whole since none is secret.
+    assert "org.akvsidecar.hadoop.SidecarSasTokenProvider" in output
+    assert "table: abfss://lake@lakeacct.dfs.core.windows.net/notebook_abfs" in output
+    assert "spark.redaction.regex" in output
+    token = Path(demo_env["AKV_SIDECAR_TOKEN_FILE"]).read_text().strip()
+    assert token not in output
     assert direct_gets >= 20  # the notebook's direct Key Vault reads; the sidecar's were before

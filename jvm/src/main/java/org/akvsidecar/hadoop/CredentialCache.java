@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>ABFS asks for a credential before every request, from many threads; without this, each of
  * them would be one call to the sidecar. The margin is the later of a fixed minimum and a tenth
- * of the credential's remaining life. When the sidecar answers with a credential that is already
+ * of the credential's remaining life, and at most a quarter of it. When the sidecar answers with a credential that is already
  * inside the margin (it keeps handing out its own cached one for a while), the answer is used and
  * asked for again after {@link #RECHECK}, not on every call. When renewing fails while the
  * credential held still has more than {@link #FLOOR} to live, that one is served and renewal is
@@ -119,6 +119,11 @@ final class CredentialCache<K> {
     private Lease lease(Credential credential, Instant now) {
         Duration left = Duration.between(now, credential.expiresOn());
         Duration margin = left.dividedBy(10).compareTo(minMargin) > 0 ? left.dividedBy(10) : minMargin;
+        if (margin.compareTo(left.dividedBy(4)) > 0) {
+            // Short-lived (a SAS of a 20 s max_ttl): renew with a quarter of its life left, once,
+            // when the sidecar (which re-signs with a third left) answers a new one.
+            margin = left.dividedBy(4);
+        }
         Instant refreshAt = credential.expiresOn().minus(margin);
         Instant soonest = now.plus(RECHECK);
         if (refreshAt.isBefore(soonest)) {

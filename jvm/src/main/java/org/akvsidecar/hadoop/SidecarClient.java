@@ -20,6 +20,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * One sidecar's HTTP API as the providers need it: a JSON request with the caller token, a JSON
  * answer, and failures turned into {@link SidecarException}s that say what to check.
@@ -38,6 +41,7 @@ final class SidecarClient {
     /** One JDK client (its selector thread and connection pool) per connect timeout, shared. */
     private static final Map<Duration, HttpClient> CLIENTS = new ConcurrentHashMap<>();
     private static final byte[] TOO_LARGE = new byte[0];
+    private static final Logger LOG = LoggerFactory.getLogger(SidecarClient.class);
 
     /**
      * What one call asks for, for its messages: {@code what} reads as the object of "asked for"
@@ -133,6 +137,9 @@ final class SidecarClient {
                     + " bytes, which no akv-sidecar sends: check that " + settings.url()
                     + " is the akv-sidecar.");
         }
+        // One line per call (what was asked, never what was answered): how often a JVM asks.
+        LOG.debug("akv-sidecar: asked {} for {}: HTTP {}", settings.url() + path, ask.what(),
+                response.statusCode());
         String body = new String(response.body(), StandardCharsets.UTF_8);
         if (response.statusCode() == 200) {
             try {

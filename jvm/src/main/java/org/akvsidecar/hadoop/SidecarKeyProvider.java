@@ -48,8 +48,8 @@ public final class SidecarKeyProvider implements KeyProvider {
     public String getStorageAccountKey(String accountName, Configuration conf) throws KeyProviderException {
         try {
             SidecarSettings settings = SidecarSettings.load(conf, accountName, env);
-            String account = settings.account();
-            SidecarSettings.Keys keys = new SidecarSettings.Keys(conf, hostOf(accountName), account);
+            SidecarSettings.Keys keys = SidecarSettings.keys(conf, accountName);
+            String account = keys.account;
             String vault = name(keys, SidecarSettings.KEY_VAULT, account, "[0-9A-Za-z-]{3,24}");
             String secret = name(keys, SidecarSettings.KEY_SECRET, account, "[0-9A-Za-z-]{1,127}");
             SidecarClient client = new SidecarClient(settings);
@@ -78,9 +78,5 @@ public final class SidecarKeyProvider implements KeyProvider {
                     + "' is not a Key Vault name: use letters, digits and hyphens.");
         }
         return value;
-    }
-
-    private static String hostOf(String accountName) {
-        return accountName == null ? "" : accountName.trim().toLowerCase(java.util.Locale.ROOT);
     }
 }

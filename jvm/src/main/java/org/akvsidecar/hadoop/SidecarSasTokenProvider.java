@@ -39,10 +39,7 @@ public final class SidecarSasTokenProvider implements SASTokenProvider {
     }
 
     private final Clock clock;
-    private volatile State state;
-
-    private record State(SidecarClient client, CredentialCache<Scope> cache) {
-    }
+    private volatile Provision<Scope> provision;
 
     /** The provider as ABFS creates it, by reflection; {@link #initialize} configures it. */
     public SidecarSasTokenProvider() {
@@ -60,8 +57,7 @@ public final class SidecarSasTokenProvider implements SASTokenProvider {
      */
     @Override
     public void initialize(Configuration configuration, String accountName) throws IOException {
-        SidecarSettings settings = SidecarSettings.load(configuration, accountName);
-        state = new State(new SidecarClient(settings), new CredentialCache<>(clock, MIN_MARGIN));
+        provision = Provision.load(getClass(), configuration, accountName, clock, MIN_MARGIN);
     }
 
     /**
@@ -77,18 +73,15 @@ public final class SidecarSasTokenProvider implements SASTokenProvider {
     @Override
     public String getSASToken(String account, String fileSystem, String path, String operation)
             throws IOException {
-        State current = state;
-        if (current == null) {
-            throw new IOException("SidecarSasTokenProvider was not initialized: ABFS calls initialize"
-                    + " first; a caller of its own must too.");
-        }
-        String name = SidecarSettings.accountOf(account == null ? current.client.settings().account() : account);
+        Provision<Scope> current = Provision.require(provision, this);
+        SidecarClient client = current.client();
+        String name = SidecarSettings.accountOf(account == null ? client.settings().account() : account);
         if (fileSystem == null || fileSystem.isEmpty()) {
             throw new IOException("No container given for a SAS on storage account '" + name + "': ABFS"
                     + " names one for every operation ('" + SidecarSettings.clip(operation) + "' here).");
         }
         Scope scope = new Scope(name, fileSystem, SasPermissions.forOperation(operation));
-        return current.cache.get(scope, () -> fetch(current.client, scope)).secret();
+        return current.get(scope, () -> fetch(client, scope)).secret();
     }
 
     private Credential fetch(SidecarClient client, Scope scope) throws IOException {
@@ -125,7 +118,6 @@ public final class SidecarSasTokenProvider implements SASTokenProvider {
 
     @Override
     public String toString() {
-        State current = state;
-        return "SidecarSasTokenProvider[" + (current == null ? "not initialized" : current.client.settings()) + "]";
+        return Provision.describe(this, provision);
     }
 }

@@ -92,10 +92,8 @@ public final class SidecarSettings {
 
     static SidecarSettings load(Configuration conf, String accountName, Map<String, String> env)
             throws IOException {
-        Objects.requireNonNull(conf, "conf");
-        String account = accountOf(accountName);
-        String host = accountName == null ? "" : accountName.trim().toLowerCase(Locale.ROOT);
-        Keys keys = new Keys(conf, host, account);
+        Keys keys = keys(conf, accountName);
+        String account = keys.account;
 
         String url = keys.get(URL).orElseGet(() -> nonEmpty(env.get(ENV_URL)).orElse(DEFAULT_URL));
         url = checkUrl(url, keys.which(URL).orElse(ENV_URL));
@@ -124,12 +122,22 @@ public final class SidecarSettings {
         return account;
     }
 
+    /** The keys of {@code accountName} (with or without its host's domain) in {@code conf}. */
+    static Keys keys(Configuration conf, String accountName) throws IOException {
+        Objects.requireNonNull(conf, "conf");
+        String host = accountName == null ? "" : accountName.trim().toLowerCase(Locale.ROOT);
+        return new Keys(conf, host, accountOf(accountName));
+    }
+
     /** Looks a key up per account first, as {@code AbfsConfiguration} does for ABFS's own keys. */
     static final class Keys {
+        /** The storage account's name. */
+        final String account;
         private final Configuration conf;
         private final String[] suffixes;
 
         Keys(Configuration conf, String host, String account) {
+            this.account = account;
             this.conf = conf;
             this.suffixes = host.equals(account) ? new String[] {"." + account, ""}
                     : new String[] {"." + host, "." + account, ""};

@@ -35,8 +35,7 @@ public final class SidecarTokenProvider implements CustomTokenProviderAdaptee {
     static final Duration MIN_MARGIN = Duration.ofMinutes(6);
 
     private final Clock clock;
-    private volatile SidecarClient client;
-    private volatile CredentialCache<String> cache;
+    private volatile Provision<String> provision;
     /** The expiry of the token last returned, which ABFS reads right after getAccessToken. */
     private volatile Instant expiry;
 
@@ -56,9 +55,7 @@ public final class SidecarTokenProvider implements CustomTokenProviderAdaptee {
      */
     @Override
     public void initialize(Configuration configuration, String accountName) throws IOException {
-        SidecarSettings settings = SidecarSettings.load(configuration, accountName);
-        cache = new CredentialCache<>(clock, MIN_MARGIN); // before the client: getAccessToken reads it second
-        client = new SidecarClient(settings);
+        provision = Provision.load(getClass(), configuration, accountName, clock, MIN_MARGIN);
     }
 
     /**
@@ -69,12 +66,8 @@ public final class SidecarTokenProvider implements CustomTokenProviderAdaptee {
      */
     @Override
     public String getAccessToken() throws IOException {
-        SidecarClient current = client;
-        if (current == null) {
-            throw new IOException("SidecarTokenProvider was not initialized: ABFS calls initialize"
-                    + " first; a caller of its own must too.");
-        }
-        Credential token = cache.get(STORAGE_SCOPE, () -> fetch(current));
+        Provision<String> current = Provision.require(provision, this);
+        Credential token = current.get(STORAGE_SCOPE, () -> fetch(current.client()));
         expiry = token.expiresOn();
         return token.secret();
     }
@@ -101,7 +94,6 @@ public final class SidecarTokenProvider implements CustomTokenProviderAdaptee {
 
     @Override
     public String toString() {
-        SidecarClient current = client;
-        return "SidecarTokenProvider[" + (current == null ? "not initialized" : current.settings()) + "]";
+        return Provision.describe(this, provision);
     }
 }

@@ -146,16 +146,36 @@ class SidecarSasTokenProviderTest {
     }
 
     @Test
-    void anAnswerAlreadyInsideTheMarginIsAskedAgainAfterFiveSecondsNotEveryCall() throws IOException {
-        fx.sidecar.answer(sasFor(Duration.ofSeconds(50))); // the sidecar's own cached SAS, near its end
+    void aShortLivedAnswerIsKeptUntilAQuarterOfItsLifeIsLeftNotAskedEveryCall() throws IOException {
+        // A 50 s SAS (a short max_ttl, or the sidecar's own near its end): inside the 60 s margin
+        // from the start, so it is renewed with a quarter of its life left, in one request.
+        fx.sidecar.answer(sasFor(Duration.ofSeconds(50)));
         initialize(fx.conf());
         read();
-        fx.clock.advance(Duration.ofSeconds(4));
+        fx.clock.advance(Duration.ofSeconds(37));
         read();
         read();
         assertEquals(1, fx.sidecar.requests().size());
         fx.clock.advance(Duration.ofSeconds(1));
         assertEquals(SAS + "-2", read());
+        assertEquals(2, fx.sidecar.requests().size());
+    }
+
+    @Test
+    void providersOfOneJvmShareTheirSasPerScope() throws IOException {
+        // ABFS makes a provider per FileSystem instance: a second one for the same container (and
+        // settings) is served the SAS the first asked for, with no request of its own.
+        fx.sidecar.answer(sasFor(Duration.ofHours(1)));
+        initialize(fx.conf());
+        assertEquals(SAS + "-1", read());
+        SidecarSasTokenProvider second = new SidecarSasTokenProvider(fx.clock);
+        second.initialize(fx.conf(), HOST);
+        assertEquals(SAS + "-1", second.getSASToken("mystorage", "bronze", "/other", SASTokenProvider.READ_OPERATION));
+        assertEquals(1, fx.sidecar.requests().size());
+        // Other settings are another cache: here another clock, as another sidecar or token file.
+        SidecarSasTokenProvider apart = new SidecarSasTokenProvider(new TestClock(fx.clock.instant().toString()));
+        apart.initialize(fx.conf(), HOST);
+        assertEquals(SAS + "-2", apart.getSASToken("mystorage", "bronze", "/x", SASTokenProvider.READ_OPERATION));
     }
 
     @Test
