@@ -2,11 +2,25 @@
 # akv-sidecar image: one uvicorn process, non-root, ready for a read-only root filesystem.
 #   docker build -t akv-sidecar:0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
 #   docker run --read-only --tmpfs /tmp -v "$PWD/config.yaml:/etc/akv-sidecar/config.yaml:ro" akv-sidecar:0.1.0
-# Build after `make jvm` (or `make dist`): the client then carries the akv-sidecar-hadoop jar, which the
-# Kubernetes pod templates copy from this image onto Spark's classpath (`python -m akv_client hadoop-jar`).
+# A clean checkout is enough: the jar stage builds the akv-sidecar-hadoop jar from jvm/ and the client in
+# the image carries it, for the Kubernetes pod templates to copy onto Spark's classpath
+# (`python -m akv_client hadoop-jar`). A jar left in client/akv_client/jars/ by `make jvm` is not used.
 # The recipe below is exercised without Docker by tests/deploy/test_docker_recipe.py; the version in the
 # tags and ARG VERSION is pyproject.toml's (tests/deploy/test_versions.py checks).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+ARG MAVEN_IMAGE=maven:3.9.11-eclipse-temurin-17
+
+# The Hadoop credential providers, as `make jvm` builds them (JDK 17: the pom's maven.compiler.release).
+# Of the JUnit tests only VersionTest runs here: the jar must be named for pyproject.toml's version, which
+# hadoop_jar() looks up and the pod templates mount; `make test` runs them all on the same sources.
+# The cache mount keeps Maven's downloads between builds, out of the image.
+FROM ${MAVEN_IMAGE} AS jar
+WORKDIR /src
+COPY pyproject.toml ./
+COPY jvm/pom.xml jvm/
+COPY jvm/src/ jvm/src/
+RUN --mount=type=cache,target=/root/.m2/repository \
+    mvn -B -ntp -f jvm/pom.xml -Dmaven.repo.local=/root/.m2/repository -Dtest=VersionTest package
 
 FROM ${PYTHON_IMAGE} AS build
 ARG UV_VERSION=0.13.9
@@ -24,6 +38,8 @@ RUN akv-sidecar-install deps /src /opt/akv-sidecar/venv
 COPY pyproject.toml README.md ./
 COPY service/ service/
 COPY client/ client/
+# Package data of the client (pyproject.toml's wheel artifacts): the wheel installed next carries it.
+COPY --from=jar /src/jvm/target/akv-sidecar-hadoop-*.jar client/akv_client/jars/
 COPY emulator/ emulator/
 RUN akv-sidecar-install app /src /opt/akv-sidecar/venv
 

@@ -1,7 +1,9 @@
-"""A small Dockerfile reader: stages of (instruction, argument) pairs, enough to replay it."""
+"""A small Dockerfile and .dockerignore reader: stages of (instruction, argument) pairs and the
+build context, enough to replay it."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shlex
 from dataclasses import dataclass, field
@@ -22,6 +24,16 @@ class Instruction:
 
     def words(self) -> list[str]:
         return shlex.split(self.argument)
+
+    def flags(self) -> tuple[dict[str, str], list[str]]:
+        """The leading --name=value flags (COPY --from, RUN --mount), and the words after them."""
+        words = self.words()
+        flags: dict[str, str] = {}
+        while words and words[0].startswith("--"):
+            name, _, value = words.pop(0).removeprefix("--").partition("=")
+            assert name not in flags, f"{self.keyword} repeats --{name}"
+            flags[name] = value
+        return flags, words
 
 
 @dataclass
@@ -101,3 +113,33 @@ def _expand(word: str, args: dict[str, str]) -> str:
     for key, value in args.items():
         word = word.replace("${" + key + "}", value).replace("$" + key, value)
     return word
+
+
+@dataclass(frozen=True)
+class DockerIgnore:
+    """A .dockerignore: which repository paths the build context holds."""
+
+    patterns: tuple[tuple[bool, str], ...]  # (negated, pattern), in file order
+
+    @classmethod
+    def read(cls, path: Path) -> DockerIgnore:
+        patterns = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            pattern = line.strip()
+            if pattern and not pattern.startswith("#"):
+                negated = pattern.startswith("!")
+                patterns.append((negated, pattern.lstrip("!").rstrip("/")))
+        return cls(tuple(patterns))
+
+    def admits(self, path: str) -> bool:
+        """Docker's rule: the last pattern matching the path or a folder above it wins; '!'
+        re-includes."""
+        admitted = True
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        for negated, pattern in self.patterns:
+            candidates = [pattern, pattern.removeprefix("**/")]
+            names = prefixes + [part for part in parts if pattern.startswith("**/")]
+            if any(fnmatch.fnmatchcase(name, cand) for name in names for cand in candidates):
+                admitted = negated
+        return admitted

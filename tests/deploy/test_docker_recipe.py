@@ -1,9 +1,14 @@
-"""The Dockerfile recipe replayed without Docker: the image would install, start, answer /readyz.
+"""The Dockerfile recipe replayed without Docker: the image would build its jar, install, start,
+answer /readyz, and hand the pod templates' init container the jar.
 
-The build and runtime stages are replayed in a temporary root that stands in for the image's
-filesystem: COPY copies from the repo, RUN runs the same deploy/docker/install.sh, ENV and WORKDIR
-apply, then ENTRYPOINT + CMD run against the emulator. Only what needs a Docker engine is not
-replayed: `pip install uv` (the dev venv's uv stands in, with its local cache instead of
+Every stage is replayed in order, each in a temporary root that stands in for its filesystem (the
+stages on the runtime's Python base share one, so the venv's absolute paths are where the image has
+them; the jar stage has its own): COPY copies what .dockerignore admits from the repo, or with
+--from out of an earlier stage's root; RUN runs the same deploy/docker/install.sh, and the jar
+stage's Maven for real (the host's mvn, the pom pinning every plugin, `--offline` on the repo's
+.cache/m2 in place of the cache mount: `make jvm`, which `make test` runs first, fills it); ENV
+and WORKDIR apply; then ENTRYPOINT + CMD run against the emulator. Only what needs a Docker engine
+is not replayed: `pip install uv` (the dev venv's uv stands in, with its local cache instead of
 UV_NO_CACHE) and `useradd` (the uid is checked statically in test_dockerfile.py).
 """
 
@@ -17,6 +22,8 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +36,7 @@ import yaml
 
 from akv_sidecar.testing import free_port
 
-from ._dockerfile import Dockerfile, Stage
+from ._dockerfile import Dockerfile, DockerIgnore, Stage
 from ._processes import clean_environ, fingerprint, http_status, wait_for_status
 
 if TYPE_CHECKING:
@@ -38,6 +45,15 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 DEV_BIN = Path(sys.executable).parent
+CONTEXT = DockerIgnore.read(REPO / ".dockerignore")
+# Maven's local repository as `make jvm` fills it (-Dmaven.repo.local): the jar stage's cache mount.
+M2_CACHE = REPO / ".cache" / "m2"
+JAR = f"akv-sidecar-hadoop-{VERSION}.jar"
+POD_TEMPLATES = (
+    "deploy/kubernetes/driver-pod-template.yaml",
+    "deploy/kubernetes/executor-pod-template.yaml",
+    "deploy/kubernetes/executor-shared-pod-template.yaml",
+)
 NOT_REPLAYED = ("pip install", "useradd")
 IGNORED = {"ARG", "LABEL", "USER", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK", "ENTRYPOINT", "CMD"}
 SECRET_NAMES = ("bronze-storage-key", "silver-storage-key")
@@ -73,38 +89,86 @@ class Image:
         return [program, *map(self.argument, words[1:])]
 
 
-def copy(image: Image, item_words: list[str], *, from_stage: bool) -> None:
-    *sources, destination = item_words
+def copy(image: Image, words: list[str], stage_root: Path | None) -> None:
+    """COPY from the build context (what .dockerignore admits), or from another stage's root."""
+    *sources, destination = words
     assert image.workdir is not None
     target = image.path(destination) if destination.startswith("/") else image.workdir / destination
-    into_folder = destination.endswith("/") or len(sources) > 1
     for source in sources:
-        origin = image.path(source) if from_stage else REPO / source
-        if origin == target:
-            continue
-        if origin.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-            shutil.copytree(origin, target, dirs_exist_ok=True, ignore=ignore)
+        if stage_root is None:
+            matches = [p for p in glob(REPO, source) if CONTEXT.admits(relative(p))]
         else:
-            path = target / origin.name if into_folder else target
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(origin, path)
+            matches = glob(stage_root, source.lstrip("/"))
+        assert matches, f"COPY {source}: no such file in the {'stage' if stage_root else 'context'}"
+        into_folder = destination.endswith("/") or len(sources) > 1 or len(matches) > 1
+        for origin in matches:
+            if origin == target:
+                continue  # a stage sharing the root copies a path onto itself
+            if origin.is_dir():
+                copy_folder(origin, target, admitted=stage_root is None)
+            else:
+                path = target / origin.name if into_folder else target
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(origin, path)
 
 
-def replay(stage: Stage, image: Image, build_env: dict[str, str]) -> None:
-    """Apply one stage's instructions to the image root."""
+def glob(root: Path, pattern: str) -> list[Path]:
+    """COPY's sources: the path itself, or what its wildcards match."""
+    if any(char in pattern for char in "*?["):
+        return sorted(root.glob(pattern))
+    return [root / pattern] if (root / pattern).exists() else []
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+def copy_folder(origin: Path, target: Path, *, admitted: bool) -> None:
+    """A folder's files (from the context: those .dockerignore admits), symlinks as symlinks."""
+    for path in sorted(origin.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        if admitted and not CONTEXT.admits(relative(path)):
+            continue
+        destination = target / path.relative_to(origin)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination, follow_symlinks=False)
+
+
+def maven(words: list[str], flags: dict[str, str], image: Image, env: dict[str, str]) -> None:
+    """RUN mvn: the host's Maven, offline, with the repo's .cache/m2 for the cache mount."""
+    assert list(flags) == ["mount"], f"teach this test RUN {flags}"
+    options = dict(option.split("=", 1) for option in flags["mount"].split(","))
+    assert options["type"] == "cache", f"teach this test the RUN --mount {options}"
+    cache = options["target"]
+    assert f"-Dmaven.repo.local={cache}" in words, "the cache mount is Maven's local repository"
+    assert M2_CACHE.is_dir(), "no .cache/m2 for an offline build: run `make jvm` (make test does)"
+    program = shutil.which("mvn")
+    assert program, "no mvn on PATH: the jar stage is replayed with the host's Maven"
+    arguments = [word.replace(cache, str(M2_CACHE)) for word in words[1:]]
+    command = [program, "--offline", *arguments]
+    subprocess.run(command, env=env, cwd=image.workdir, check=True, timeout=240)
+
+
+def replay(stage: Stage, image: Image, build_env: dict[str, str], done: dict[str, Image]) -> None:
+    """Apply one stage's instructions to the image root; `done` holds the earlier stages."""
+    image.workdir = image.root  # a stage starts at / (neither base image sets a WORKDIR)
     for item in stage.instructions:
         if item.keyword == "WORKDIR":
             image.workdir = image.path(item.argument)
             image.workdir.mkdir(parents=True, exist_ok=True)
         elif item.keyword == "COPY":
-            words = item.words()
-            from_stage = words[0].startswith("--from=")
-            copy(image, words[1:] if from_stage else words, from_stage=from_stage)
+            flags, words = item.flags()
+            assert set(flags) <= {"from"}, f"teach this test COPY {flags}"
+            copy(image, words, done[flags["from"]].root if "from" in flags else None)
         elif item.keyword == "RUN":
-            if item.argument.startswith(NOT_REPLAYED):
+            flags, words = item.flags()
+            if " ".join(words).startswith(NOT_REPLAYED):
                 continue
-            words = item.words()
+            if words[0] == "mvn":
+                maven(words, flags, image, build_env)
+                continue
+            assert not flags, f"teach this test RUN {flags}"
             script = image.path(f"/usr/local/bin/{words[0]}")
             assert script.exists(), f"teach this test the RUN {item.argument!r}"
             command = ["bash", str(script), *map(image.build_argument, words[1:])]
@@ -166,17 +230,27 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-@pytest.fixture
-def image(tmp_path: Path) -> Image:
-    """The image built by replaying the Dockerfile's build and runtime stages into tmp_path."""
+@pytest.fixture(scope="module")
+def stages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Image]:
+    """Every stage of the Dockerfile replayed in order, by name (the Python stages share a root)."""
     dockerfile = Dockerfile.read(REPO / "Dockerfile")
-    image = Image(root=tmp_path / "image")
-    build = dockerfile.stage("build")
-    build_env = {k: v for k, v in build.env().items() if k != "UV_NO_CACHE"}
-    build_env = clean_environ({**build_env, "UV": str(DEV_BIN / "uv"), "PYTHON": sys.executable})
-    replay(build, image, build_env)
-    replay(dockerfile.final, image, build_env)
-    return image
+    base = tmp_path_factory.mktemp("replay")
+    shared = Image(root=base / "image")
+    done: dict[str, Image] = {}
+    for stage in dockerfile.stages:
+        assert stage.name, "every stage is named"
+        image = shared if stage.base == dockerfile.final.base else Image(root=base / stage.name)
+        build_env = {k: v for k, v in stage.env().items() if k != "UV_NO_CACHE"}
+        build_env |= {"UV": str(DEV_BIN / "uv"), "PYTHON": sys.executable}
+        replay(stage, image, clean_environ(build_env), done)
+        done[stage.name] = image
+    return done
+
+
+@pytest.fixture
+def image(stages: dict[str, Image]) -> Image:
+    """The image: the runtime stage's root."""
+    return stages[Dockerfile.read(REPO / "Dockerfile").final.name or ""]
 
 
 @pytest.fixture
@@ -275,21 +349,50 @@ def test_image_recipe_starts_serves_and_stops(
     assert time.monotonic() - started < 3 + 1
 
 
-def test_the_image_carries_the_jar_the_pod_templates_copy(image: Image, tmp_path: Path) -> None:
-    """The pod templates' init container command, run in the replayed image, copies the jar the
-    image's wheel carries (this checkout's, after `make jvm`) under the name Spark mounts."""
-    template = yaml.safe_load((REPO / "deploy/kubernetes/driver-pod-template.yaml").read_text())
+def test_the_image_carries_the_jar_its_jar_stage_builds(stages: dict[str, Image]) -> None:
+    """The jar stage builds pyproject's version from jvm/ with VersionTest passing, and the
+    image's venv carries that jar, byte for byte, and no other."""
+    built = stages["jar"].path(f"/src/jvm/target/{JAR}")
+    with zipfile.ZipFile(built) as jar:
+        properties = jar.read("org/akvsidecar/hadoop/version.properties").decode()
+        assert "org/akvsidecar/hadoop/SidecarSasTokenProvider.class" in jar.namelist()
+    assert f"version={VERSION}" in properties.splitlines()
+    report = stages["jar"].path(
+        "/src/jvm/target/surefire-reports/TEST-org.akvsidecar.hadoop.VersionTest.xml"
+    )
+    suite = ET.parse(report).getroot()  # noqa: S314 - the report this replay's Maven just wrote
+    counts = [suite.get(key) for key in ("tests", "failures", "errors", "skipped")]
+    assert counts == ["1", "0", "0", "0"]
+    venv = stages["runtime"].path("/opt/akv-sidecar/venv")
+    carried = list(venv.glob("lib/python3.*/site-packages/akv_client/jars/*"))
+    assert [path.name for path in carried] == [JAR]
+    assert carried[0].read_bytes() == built.read_bytes()
+
+
+@pytest.mark.parametrize("template_path", POD_TEMPLATES)
+def test_the_pod_templates_init_container_copies_the_jar_out_of_the_image(
+    stages: dict[str, Image], tmp_path: Path, template_path: str
+) -> None:
+    """The pod template's init container command, run in the replayed image, copies the jar the
+    jar stage built under the name the Spark container mounts, writing nothing in the image."""
+    template = yaml.safe_load((REPO / template_path).read_text(encoding="utf-8"))
     copier = next(c for c in template["spec"]["initContainers"] if "command" in c)
-    target = tmp_path / "jars"
+    (mount,) = copier["volumeMounts"]
+    assert copier["command"][-1] == mount["mountPath"]
+    spark = next(c for c in template["spec"]["containers"] if c["name"].startswith("spark"))
+    (jar_mount,) = (m for m in spark["volumeMounts"] if m["name"] == mount["name"])
+    target = tmp_path / "jars"  # the emptyDir
     target.mkdir()
+    image = stages["runtime"]
     image.env = runtime_env(Dockerfile.read(REPO / "Dockerfile").final, image, {})
     command = [*image.command(copier["command"][:-1]), str(target)]
+    before = snapshot(image.root)
     result = subprocess.run(
         command, env=image.env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
     (jar,) = target.iterdir()
-    assert jar.name == f"akv-sidecar-hadoop-{VERSION}.jar"
+    assert jar.name == JAR == jar_mount["subPath"]
     assert result.stdout.strip() == str(jar)
-    bundled = REPO / "client" / "akv_client" / "jars" / jar.name
-    assert jar.read_bytes() == bundled.read_bytes()
+    assert jar.read_bytes() == stages["jar"].path(f"/src/jvm/target/{JAR}").read_bytes()
+    assert snapshot(image.root) == before, "the init container wrote in the image"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ._dockerfile import Dockerfile
+from ._dockerfile import Dockerfile, DockerIgnore
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,10 +43,19 @@ def test_hadolint_is_really_checking() -> None:
 
 def test_multi_stage_on_a_pinned_slim_python(dockerfile: Dockerfile) -> None:
     """Build and runtime stages both use one slim Python base pinned to a patch version."""
-    assert [stage.name for stage in dockerfile.stages] == ["build", "runtime"]
-    bases = {stage.base for stage in dockerfile.stages}
+    assert [stage.name for stage in dockerfile.stages] == ["jar", "build", "runtime"]
+    bases = {stage.base for stage in dockerfile.stages[1:]}
     assert len(bases) == 1
     assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+", bases.pop())
+
+
+def test_the_jar_stage_uses_a_pinned_maven_on_the_poms_jdk(dockerfile: Dockerfile) -> None:
+    """The jar stage's base pins Maven's patch release and a JDK of the pom's compiler release."""
+    pom = (REPO / "jvm" / "pom.xml").read_text(encoding="utf-8")
+    release = re.findall(r"<maven\.compiler\.release>(\d+)</", pom)
+    match = re.fullmatch(r"maven:3\.\d+\.\d+-eclipse-temurin-(\d+)", dockerfile.stage("jar").base)
+    assert match, dockerfile.stage("jar").base
+    assert [match.group(1)] == release
 
 
 def test_dependencies_are_installed_before_the_source_is_copied(dockerfile: Dockerfile) -> None:
@@ -105,26 +113,10 @@ def test_oci_labels(dockerfile: Dockerfile) -> None:
         assert f"org.opencontainers.image.{key}=" in labels
 
 
-def dockerignore_admits(path: str) -> bool:
-    """Docker's rule: the last matching pattern wins; '!' re-includes."""
-    admitted = True
-    for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines():
-        pattern = line.strip()
-        if not pattern or pattern.startswith("#"):
-            continue
-        negated = pattern.startswith("!")
-        pattern = pattern.lstrip("!").rstrip("/")
-        candidates = [pattern, pattern.removeprefix("**/")]
-        parts = path.split("/")
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        names = prefixes + [part for part in parts if pattern.startswith("**/")]
-        if any(fnmatch.fnmatchcase(name, cand) for name in names for cand in candidates):
-            admitted = negated
-    return admitted
-
-
 def test_dockerignore_admits_what_is_copied_and_nothing_else(dockerfile: Dockerfile) -> None:
-    """Every COPY source is in the build context; .venv, .git, tests and bytecode are not."""
+    """Every COPY source is in the build context; .venv, .git, tests, bytecode, caches and any
+    locally built providers jar are not."""
+    context = DockerIgnore.read(REPO / ".dockerignore")
     sources = [
         word.rstrip("/")
         for stage in dockerfile.stages
@@ -135,8 +127,9 @@ def test_dockerignore_admits_what_is_copied_and_nothing_else(dockerfile: Dockerf
     assert sources
     for source in sources:
         assert (REPO / source).exists(), source
-        assert dockerignore_admits(source), source
-    assert dockerignore_admits("service/akv_sidecar/__init__.py")
+        assert context.admits(source), source
+    assert context.admits("service/akv_sidecar/__init__.py")
+    assert context.admits("jvm/src/main/java/org/akvsidecar/hadoop/SidecarClient.java")
     for excluded in (
         ".venv/bin/python",
         ".git/HEAD",
@@ -144,5 +137,9 @@ def test_dockerignore_admits_what_is_copied_and_nothing_else(dockerfile: Dockerf
         "bench/bare_app.py",
         "service/akv_sidecar/__pycache__/x.pyc",
         "deploy/kubernetes/token",
+        "jvm/target/provider.jar",
+        "jvm/target/classes/org/akvsidecar/hadoop/SidecarClient.class",
+        "client/akv_client/jars/provider.jar",
+        ".cache/m2/org/apache/hadoop/hadoop-azure/3.5.0/hadoop-azure-3.5.0.jar",
     ):
-        assert not dockerignore_admits(excluded), excluded
+        assert not context.admits(excluded), excluded
