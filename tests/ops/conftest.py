@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
@@ -96,3 +97,45 @@ def start(kv: Emulator, tmp_path: Path, output: Output) -> StartSidecar:
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header for a caller token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+class Answer(NamedTuple):
+    """One HTTP answer as read off a socket."""
+
+    status: bytes
+    headers: list[tuple[bytes, bytes]]  # as sent, names lower-cased
+    body: bytes
+
+    def header(self, name: bytes) -> bytes | None:
+        return next((value for key, value in self.headers if key == name), None)
+
+
+def read_answers(sock: socket.socket, count: int) -> list[Answer]:
+    """``count`` answers, in the order they arrived (Content-Length framing, as the sidecar's)."""
+    sock.settimeout(10)
+    data, at, answers = bytearray(), 0, []
+
+    def more() -> None:
+        chunk = sock.recv(1 << 20)
+        assert chunk, f"closed after {len(answers)} answers"
+        data.extend(chunk)
+
+    while len(answers) < count:
+        while (end := data.find(b"\r\n\r\n", at)) < 0:
+            more()
+        status, *lines = bytes(data[at:end]).split(b"\r\n")
+        headers = [
+            (name.strip().lower(), value.strip())
+            for name, value in (line.split(b":", 1) for line in lines)
+        ]
+        answer = Answer(status, headers, b"")
+        at = end + 4
+        length = int(answer.header(b"content-length") or 0)
+        while len(data) < at + length:
+            more()
+        answers.append(answer._replace(body=bytes(data[at : at + length])))
+        at += length
+        if at > 1 << 20:  # drop what was read, now and then: no copy per answer
+            del data[:at]
+            at = 0
+    return answers

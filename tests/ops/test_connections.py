@@ -15,7 +15,7 @@ import httpx
 from bench.adversary import closed_by_server, open_sockets
 
 from .._waiting import wait_for
-from .conftest import StartSidecar, bearer
+from .conftest import StartSidecar, bearer, read_answers
 
 if TYPE_CHECKING:
     from akv_emulator import Emulator
@@ -41,22 +41,10 @@ def closed_within(sock: socket.socket, timeout: float) -> float | None:
 
 
 def answer(sock: socket.socket, request: bytes) -> bytes:
-    """Send one keep-alive request and read its whole answer (headers and Content-Length body)."""
+    """Send one keep-alive request and read its whole answer; returns its head."""
     sock.sendall(request)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed before answering: {data!r}"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head
+    (read,) = read_answers(sock, 1)
+    return b"\r\n".join([read.status, *(name + b": " + value for name, value in read.headers)])
 
 
 def get(path: str, token: str | None = None) -> bytes:

@@ -174,20 +174,22 @@ def test_bad_input_gets_status_and_json_error_and_service_keeps_serving(
 def test_only_paths_that_served_a_hit_are_remembered(
     kv: Vault, make_config: Callable[..., dict[str, Any]]
 ) -> None:
-    """The fast path keeps no made-up path: only ones that served an authorised cache hit."""
+    """The fast path keeps no made-up target: only ones that served an authorised cache hit."""
     kv.seed("bronze")
     with run_sidecar(make_config("bronze")) as sidecar:
-        fast_path = sidecar.server.config.app
+        hits = sidecar.server.config.app.hits
         with httpx.Client(base_url=sidecar.url) as http:
             for index in range(50):
                 made_up = f"/v1/vaults/kv1/secrets/bronze{'x' * 100}{index}"
                 assert http.get(made_up).status_code == 401
                 assert http.get("/v1/vaults/kv1/secrets/bronze").status_code == 401
-            assert len(fast_path._known_paths) == 0
+            assert len(hits._known) == 0
             good = sidecar.headers
             assert http.get("/v1/vaults/KV1/secrets/bronze", headers=good).status_code == 200
             assert http.get("/v1/vaults/KV1/secrets/bronze", headers=good).status_code == 200
-            assert list(fast_path._known_paths.values()) == [("kv1", "bronze")]
+            assert dict(hits._known.items()) == {
+                b"/v1/vaults/KV1/secrets/bronze": ("kv1", "bronze")
+            }
 
 
 def test_on_demand_off_serves_only_configured_secrets(

@@ -241,9 +241,9 @@ def test_a_cached_rendering_never_shows_the_value_in_its_repr() -> None:
 
     secret = SecretData("Bronze", "s3cr3t-value", "ab" * 16)
     entry = make_entry("kv1", secret, fetched_at=0.0, fetched_mono=0.0)
-    body = {"type": "http.response.body", "body": entry.render(0, stale=False)}
-    rendering = Rendered(entry, 0, {"type": "http.response.start"}, body)
-    assert b"s3cr3t-value" in rendering.body["body"]
+    head = b"content-type: application/json\r\n"
+    rendering = Rendered(entry, 0, head, head + b"\r\n" + entry.render(0, stale=False))
+    assert b"s3cr3t-value" in rendering.tail
     assert "s3cr3t-value" not in repr(rendering)
 
 

@@ -1,9 +1,9 @@
 """The request checks: one implementation, applied to every request on both paths.
 
-The fast path (``fastpath``) and the request guard (``guard``) both call ``RequestChecks.inspect``
-on a request's headers, so a request gets the same answer whether or not it is a cache hit: the
-fast path serves only what ``inspect`` admits and leaves every refusal to the guard, which answers
-it. In the order they are applied, a request is refused when
+The fast path (``fastpath``, in the server's protocol) and the request guard (``guard``) both call
+``RequestChecks.inspect`` on a request's headers, so a request gets the same answer whether or not
+it is a cache hit: the fast path serves only what ``inspect`` admits and leaves every refusal to the
+guard, which answers it. In the order they are applied, a request is refused when
 
 - it was relayed (`X-Forwarded-For`, `Forwarded` or `X-Real-IP`, the headers proxies add) and
   limits.forwarded_for is `reject` (400 ForwardedRequest): a sidecar reached through a proxy is
@@ -18,8 +18,10 @@ it. In the order they are applied, a request is refused when
   connection is busy, and a pod whose probes failed then would be restarted and lose its cache.
 
 What is admitted comes back as ``Admitted``: the one `Authorization` header, as the caller's bytes,
-and whether a body follows. Who the caller is (``auth.Authenticator.identify``) and how old a
-value is (``cache.store.age_tenths``) are likewise one function each, used by both paths.
+whether a body follows, and whether it was relayed (admitted only with limits.forwarded_for
+`allow`; uvicorn then names the client from the relay's headers, so only the full path serves it).
+Who the caller is (``auth.Authenticator.identify``) and how old a value is
+(``cache.store.age_tenths``) are likewise one function each, used by both paths.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ _NOTED = _FORWARDING | {b"content-length", b"transfer-encoding"}
 
 
 class Admitted(NamedTuple):
-    """A request within every limit: its Authorization header and what its body announces."""
+    """A request within every limit: its Authorization header, what its body announces, and
+    whether a proxy relayed it."""
 
     authorization: bytes | None
     content_length: int | None
     chunked: bool
+    forwarded: bool
 
     @property
     def has_body(self) -> bool:
@@ -106,7 +110,7 @@ class RequestChecks:
         connections = self._open_connections
         if not probe and connections is not None and connections() > limits.max_connections:
             return too_busy_error()
-        return _admitted(Admitted, (authorization, length, chunked))
+        return _admitted(Admitted, (authorization, length, chunked, forwarded))
 
 
 def body_too_large_error(limits: LimitsConfig) -> ApiError:

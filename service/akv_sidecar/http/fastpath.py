@@ -1,12 +1,17 @@
-"""The outermost ASGI layer: cache hits served from prebuilt bytes, in front of the guarded app.
+"""The fast path: cache hits answered below ASGI, and the outermost ASGI layer for the rest.
 
 A ``GET /v1/vaults/{vault}/secrets/{name}`` that is a cache hit for an authorised caller, within
 every request limit (the request checks of ``checks``, the same the guard applies), with no body,
-costs one pass over the headers, a hash of the Authorization header and a few
-dict lookups: its path was split and checked when it first served a hit, and its headers and body
-were rendered by an earlier read (see `Reads.fast`). Everything else
-(misses, errors, other routes, requests over a limit) goes to the request guard and FastAPI behind
-it, with ``Cache-Control: no-store`` added.
+is answered by the server's connection protocol (``server.connections``) from bytes an earlier
+read rendered (see `Reads.fast`): no task, no ASGI scope, no message. ``Hits.answer`` is what it
+asks: one pass over the headers, a hash of the Authorization header and a few dict lookups, since
+a request target is split and checked when it first served a hit and remembered after.
+
+Everything else (misses, errors, other routes, requests over a limit, relayed ones, hits pipelined
+behind a request still being answered) reaches the ASGI app: ``FastPath``, which adds
+``Cache-Control: no-store`` (as the hits carry) and hands it to the request guard and FastAPI. It
+answers no hit itself: a server other than the sidecar's own serves every read on the full path,
+the same answers, only slower; one implementation of a hit is enough.
 """
 
 from __future__ import annotations
@@ -16,35 +21,66 @@ from starlette.types import Message, Receive, Scope, Send
 from akv_sidecar.cache.store import Key
 from akv_sidecar.config.fields import SECRET_NAME, VAULT_NAME
 from akv_sidecar.core.bounded import BoundedMap
-from akv_sidecar.http.checks import Admitted
+from akv_sidecar.http.checks import Admitted, RequestChecks
 from akv_sidecar.http.guard import RequestGuard
-from akv_sidecar.http.reads import Reads, Rendered, peer
+from akv_sidecar.http.reads import Reads, Rendered
 from akv_sidecar.ops.metrics import Metrics
 
-__all__ = ["FastPath"]
+__all__ = ["FastPath", "Hits"]
 
 _NO_STORE = (b"cache-control", b"no-store")
-_SECRETS_ROOT = ["v1", "vaults"]  # /v1/vaults/{vault}/secrets/{name}
-_MAX_KNOWN_PATHS = 4096  # read paths repeat
+_SECRETS_ROOT = ["", "v1", "vaults"]  # /v1/vaults/{vault}/secrets/{name}
+_MAX_KNOWN_TARGETS = 4096  # read paths repeat
+
+
+class Hits:
+    """Recognises a cache hit from a GET request's raw target and headers, for the protocol."""
+
+    def __init__(self, reads: Reads, metrics: Metrics, checks: RequestChecks) -> None:
+        self._fast = reads.fast
+        self._metrics = metrics
+        self._inspect = checks.inspect
+        self._known: BoundedMap[bytes, Key] = BoundedMap(_MAX_KNOWN_TARGETS)  # -> (vault, name)
+
+    def answer(
+        self, target: bytes, headers: list[tuple[bytes, bytes]], client: str
+    ) -> Rendered | None:
+        """The rendered hit for a GET of ``target`` (its bytes as sent) from ``client`` (the peer
+        address, or "unix"), or None: the full path answers it, refusals included.
+
+        The checks are the guard's own: whatever they refuse, the guard answers.
+        """
+        key = self._known.get(target)
+        known = key is not None
+        if key is None:
+            key = _secret_key(target)
+            if key is None:
+                return None
+        checked = self._inspect(headers)
+        if type(checked) is not Admitted:
+            return None
+        authorization, length, chunked, forwarded = checked  # one unpack, not four lookups
+        if authorization is None or length or chunked or forwarded:
+            return None
+        served = self._fast(authorization, key, client)
+        if served is not None:
+            self._metrics.fast_hits += 1
+            if not known:  # only targets that served a caller: no one fills the map
+                self._known[target] = key
+        return served
 
 
 class FastPath:
+    """The ASGI app: ``Cache-Control: no-store`` on every answer, in front of the guard.
+
+    ``.app`` is the request guard, ``.hits`` what the server's protocol asks about a request.
+    """
+
     def __init__(self, app: RequestGuard, reads: Reads, metrics: Metrics) -> None:
         self.app = app
-        self._reads = reads
-        self._metrics = metrics
-        self._inspect = app.checks.inspect
-        self._known_paths: BoundedMap[str, Key] = BoundedMap(_MAX_KNOWN_PATHS)  # -> (vault, name)
+        self.hits = Hits(reads, metrics, app.checks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
-            path = scope["path"]
-            key = self._known_paths.get(path)
-            served = self._first_hit(scope, path) if key is None else self._hit(scope, key)
-            if served is not None:
-                await send(served.start)
-                await send(served.body)
-                return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -56,46 +92,19 @@ class FastPath:
 
         await self.app(scope, receive, send_no_store)
 
-    def _first_hit(self, scope: Scope, path: str) -> Rendered | None:
-        """A hit on a path not seen yet: parsed, and remembered once it served a hit.
 
-        Only paths that served a caller are kept, so no one can fill the map with made-up paths.
-        """
-        key = _secret_key(path)
-        if key is None:
-            return None
-        served = self._hit(scope, key)
-        if served is not None:
-            self._known_paths[path] = key
-        return served
+def _secret_key(target: bytes) -> Key | None:
+    """The cache key of a well-formed secret read target, or None for anything else.
 
-    def _hit(self, scope: Scope, key: Key) -> Rendered | None:
-        """The prebuilt response of a cache hit within every limit, or None for the full path.
-
-        The checks are the guard's own: whatever they refuse, the guard answers.
-        """
-        checked = self._inspect(scope["headers"])
-        if (
-            type(checked) is not Admitted
-            or checked.authorization is None
-            or checked.chunked
-            or checked.content_length
-        ):
-            return None
-        served = self._reads.fast(checked.authorization, key, peer(scope))
-        if served is not None:
-            self._metrics.fast_hits += 1
-        return served
-
-
-def _secret_key(path: str) -> Key | None:
-    """The cache key of a well-formed secret read path, or None for anything else.
-
-    Names are checked before lower-casing: str.lower() maps some non-ASCII letters to ASCII ones
-    (the Kelvin sign to "k"), and the full path would refuse those names.
+    The names' patterns admit letters, digits and hyphens only, so a target they accept has no
+    query, fragment or escape, and is the very path the full path would route. Names are checked
+    before lower-casing: str.lower() maps some non-ASCII letters to ASCII ones (the Kelvin sign to
+    "k"), and the full path would refuse those names.
     """
-    parts = path.split("/")
-    if len(parts) != 6 or parts[1:3] != _SECRETS_ROOT or parts[4] != "secrets":
+    if not target.isascii():
+        return None
+    parts = target.decode("ascii").split("/")
+    if len(parts) != 6 or parts[:3] != _SECRETS_ROOT or parts[4] != "secrets":
         return None
     vault, name = parts[3], parts[5]
     if not VAULT_NAME.match(vault) or not SECRET_NAME.match(name):

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from time import perf_counter
 
-from starlette.types import Message, Scope
+from starlette.types import Scope
 
 from akv_sidecar.cache.cache import SecretCache
 from akv_sidecar.cache.outcomes import Declined, Hit
@@ -42,16 +42,21 @@ _HIT_HEADERS = ((b"content-type", b"application/json"), (b"cache-control", b"no-
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A hit's response as the two ASGI messages to send, and what it was rendered from.
+    """A hit's response as bytes on the wire after the status line and the server's own headers
+    (Date), and what it was rendered from.
 
-    The same messages go out for every hit until the next rendering, so they go straight to the
-    server's ``send``, never through a wrapper that edits messages (headers are a tuple for that).
+    The same bytes go out for every hit until the next rendering: the server's protocol writes
+    them to the connection as they are (``server.connections``).
     """
 
     entry: Entry  # frozen: a value turning stale is a new entry, so this covers staleness too
     tenths: int  # the age it was rendered at, in tenths of a second
-    start: Message = field(repr=False)
-    body: Message = field(repr=False)  # holds the secret value
+    head: bytes = field(repr=False)  # the header lines, each ending in CRLF
+    tail: bytes = field(repr=False)  # head, the blank line, the body: holds the secret value
+
+    def closing(self) -> bytes:
+        """The tail with `Connection: close` among the headers, for the connection's last answer."""
+        return self.head + b"connection: close\r\n" + self.tail[len(self.head) :]
 
 
 def peer(scope: Scope) -> str:
@@ -102,6 +107,7 @@ class Reads:
         self._rendered: BoundedMap[Key, Rendered] = BoundedMap(_MAX_RENDERINGS)
         # Bound once: attribute lookups are a measurable share of a fast hit.
         self._now, self._record_read = clock.time, records.add
+        self._identify, self._allowed, self._lookup = auth.identify, auth.allowed, cache.lookup
 
     def fast(self, authorization: bytes, key: Key, client: str) -> Rendered | None:
         """A cache hit's response for an authorised caller, or None to take the full path.
@@ -109,12 +115,13 @@ class Reads:
         ``key`` is the lower-cased (vault, name) of the request path.
         """
         started = perf_counter()
-        caller = self._auth.identify(authorization)
+        caller = self._identify(authorization)
         if caller is None:
             return None
-        if not self._auth.allowed(caller, *key):
+        vault, name = key
+        if not self._allowed(caller, vault, name):
             return None
-        hit = self._cache.lookup(*key)
+        hit = self._lookup(vault, name)
         if hit is None:
             return None
         entry, age, status = hit
@@ -148,12 +155,8 @@ class Reads:
             (b"content-length", str(len(body)).encode()),
             *cache_headers(tenths, status),
         )
-        rendering = Rendered(
-            entry,
-            tenths,
-            {"type": "http.response.start", "status": 200, "headers": headers},
-            {"type": "http.response.body", "body": body},
-        )
+        head = b"".join(b"%s: %s\r\n" % header for header in headers)
+        rendering = Rendered(entry, tenths, head, head + b"\r\n" + body)
         self._rendered[key] = rendering
         return rendering
 

@@ -1,4 +1,15 @@
-"""Connection deadlines and the connection limit, in uvicorn's httptools protocol.
+"""Cache hits answered in the protocol, connection deadlines and the connection limit, in
+uvicorn's httptools protocol.
+
+A GET that ``http.fastpath.Hits`` recognises as a cache hit (every request check applied) is
+answered from the headers it parsed: the rendered bytes are written to the transport when the
+request is complete, with uvicorn's status line and Date, and `Connection: close` (then closed)
+for HTTP/1.0 or a client's `Connection: close`, as uvicorn would. No task, no scope, no message:
+those are most of what a hit cost under ASGI. The scope is built only for a request that is not a
+hit, from the URL and headers parsed so far, and it then goes to the ASGI app as uvicorn sends any.
+A request pipelined behind one the app is still answering goes there too, and waits its turn in
+uvicorn's queue, so answers keep their order; so does one while the transport's buffer is full,
+so a client that sends without reading is held back by uvicorn's flow control.
 
 uvicorn closes a kept-alive connection that sits idle, but never one that sends its request slowly:
 a socket that sent a request line and one header stays open for good and counts toward
@@ -25,19 +36,29 @@ refused; only when every connection is busy do requests get 429 (``http.checks``
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from akv_sidecar.config.schema import LimitsConfig
 
-__all__ = ["Connections", "GuardedProtocol", "guarded_protocol"]
+if TYPE_CHECKING:  # the bench's bare app runs this protocol without the app's imports
+    from akv_sidecar.http.fastpath import Hits
+    from akv_sidecar.http.reads import Rendered
+
+__all__ = ["UVICORN_TESTED", "Connections", "GuardedProtocol", "guarded_protocol"]
+
+# GuardedProtocol builds on HttpToolsProtocol's internals (its per-request state, the cycle, the
+# pipeline, flow control, the server's default headers): this is the uvicorn they were read in and
+# tested with (locks/*.txt pin it; tests/ops/test_protocol_hits.py fails on any other).
+UVICORN_TESTED = "0.54.0"
 
 # Phases. CONNECTED and RECEIVING (headers and body) share header_timeout; CONNECTED keeps the
 # connect time as its start.
 _CONNECTED, _RECEIVING, _SERVING, _IDLE = 0, 1, 2, 3
 # Connections looked at per eviction: bounds the work a connection opened over the limit can cost.
 _EVICTION_SCAN = 64
+_OK = STATUS_LINE[200]
 
 
 class Connections:
@@ -45,13 +66,15 @@ class Connections:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._open: dict[GuardedProtocol, float] = {}  # -> its activity time when placed here
+        self._open: dict[GuardedProtocol, int] = {}  # -> its activity count when placed here
+        # How many are open: the dict's own len, no Python frame (every request check asks).
+        self.count = self._open.__len__
 
     def __len__(self) -> int:
         return len(self._open)
 
     def opened(self, connection: GuardedProtocol) -> None:
-        self._open[connection] = connection.active_since
+        self._open[connection] = connection.activity
         if len(self._open) > self.limit:
             self._evict(connection)
 
@@ -68,11 +91,11 @@ class Connections:
             if (
                 connection is not newcomer
                 and connection.evictable
-                and placed >= connection.active_since
+                and placed == connection.activity
             ):
                 connection.close()
                 return
-            self._open[connection] = connection.active_since
+            self._open[connection] = connection.activity
 
 
 class GuardedProtocol(HttpToolsProtocol):
@@ -84,14 +107,25 @@ class GuardedProtocol(HttpToolsProtocol):
     registry: Connections
     header_timeout: float
     idle_timeout: float
+    hits: Hits | None  # None: every request goes to the app
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._phase = _CONNECTED
         self.active_since = self.loop.time()
+        # Bumped with active_since: the loop's clock moves in milliseconds, so a request answered
+        # within the millisecond its connection opened would look like no activity at all.
+        self.activity = 0
         self._watchdog: asyncio.TimerHandle | None = None
         # Half the shortest deadline: a phase change is noticed in time without a timer per request.
         self._period = min(self.header_timeout, self.idle_timeout) / 2
+        # uvicorn's limit_concurrency answers 503 before the app sees a request: hits would skip it.
+        self._hits = self.hits if self.limit_concurrency is None else None
+        self._hit: Rendered | None = None  # the answer of the request being received
+        self._keep_alive = True
+        self._peer = "unix"  # for the audit line: the peer address, none on the Unix socket
+        self._dates: list[tuple[bytes, bytes]] | None = None  # uvicorn's, renewed every second
+        self._status_and_dates = b""
 
     @property
     def evictable(self) -> bool:
@@ -107,6 +141,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self.client:
+            self._peer = self.client[0]
         self.active_since = self.loop.time()
         self._watchdog = self.loop.call_later(self._period, self._watch)
         self.registry.opened(self)
@@ -121,15 +157,72 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         if self._phase != _CONNECTED:
-            self.active_since = self.loop.time()
+            self.active_since = self.loop.time()  # _touch, inline: every hit passes here
+            self.activity += 1
         self._phase = _RECEIVING
+        if self._hits is None:
+            super().on_message_begin()
+            return
+        # What uvicorn's on_header and on_url fill; the scope waits for on_headers_complete.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def on_headers_complete(self) -> None:
+        hits = self._hits
+        if hits is not None:
+            parser, cycle = self.parser, self.cycle
+            if (
+                parser.get_method() == b"GET"
+                and not parser.should_upgrade()
+                and (cycle is None or cycle.response_complete)
+                and not self.flow.write_paused
+            ):
+                hit = self._hit = hits.answer(self.url, self.headers, self._peer)
+                if hit is not None:
+                    # uvicorn's rule: HTTP/1.0 or `Connection: close` ends with this answer.
+                    self._keep_alive = (
+                        parser.should_keep_alive() and parser.get_http_version() != "1.0"
+                    )
+                    return
+            self._begin_scope()
+        super().on_headers_complete()
+
+    def _begin_scope(self) -> None:
+        """uvicorn's on_message_begin, run late: the scope of a request that is not a hit, with
+        the URL and headers parsed so far."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
         super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
 
     def on_message_complete(self) -> None:
         # The whole request arrived (headers and body): from here the app's own limits bound it.
         if self._phase == _RECEIVING:
             self._phase = _SERVING
-        super().on_message_complete()
+        hit = self._hit
+        if hit is None:
+            super().on_message_complete()
+            return
+        self._hit = None
+        self._answer(hit)
+
+    def _answer(self, hit: Rendered) -> None:
+        """Write a hit's answer as uvicorn writes one: status line, its default headers (Date),
+        the rendered headers and body; then what on_response_complete does."""
+        dates = self.server_state.default_headers
+        if dates is not self._dates:
+            self._dates = dates
+            self._status_and_dates = _OK + b"".join(b"%s: %s\r\n" % pair for pair in dates)
+        if self._keep_alive:
+            self.transport.write(self._status_and_dates + hit.tail)
+        else:
+            self.transport.write(self._status_and_dates + hit.closing())
+            self.transport.close()
+        self.server_state.total_requests += 1
+        self._phase = _IDLE  # from _SERVING: the request was complete
+        self.active_since = self.loop.time()
+        self.activity += 1
 
     def on_response_complete(self) -> None:
         # uvicorn's own, with the watchdog's idle deadline instead of its per-request timer.
@@ -138,12 +231,16 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         if self._phase == _SERVING:  # not while a pipelined request's headers are still arriving
             self._phase = _IDLE
-            self.active_since = self.loop.time()
+            self._touch()
         self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._phase = _SERVING
             self._start_asgi_task(cycle, app)
+
+    def _touch(self) -> None:
+        self.active_since = self.loop.time()
+        self.activity += 1
 
     def _stop(self) -> None:
         if self._watchdog is not None:
@@ -166,11 +263,15 @@ class GuardedProtocol(HttpToolsProtocol):
         self._watchdog = self.loop.call_later(delay, self._watch)
 
 
-def guarded_protocol(limits: LimitsConfig, connections: Connections) -> type[GuardedProtocol]:
-    """The protocol class for one server's listeners: its deadlines, its shared connections."""
+def guarded_protocol(
+    limits: LimitsConfig, connections: Connections, hits: Hits | None = None
+) -> type[GuardedProtocol]:
+    """The protocol class for one listener: its deadlines, the server's shared connections, and
+    the cache hits it answers itself (none without ``hits``)."""
     attributes = {
         "registry": connections,
         "header_timeout": limits.header_timeout,
         "idle_timeout": limits.idle_timeout,
+        "hits": hits,
     }
     return type("GuardedProtocol", (GuardedProtocol,), attributes)
