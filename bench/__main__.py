@@ -17,6 +17,7 @@ from typing import Any
 from bench import (
     _cold_start,
     _driver_start,
+    _footprint,
     _keyvault_load,
     _memory,
     _report,
@@ -36,6 +37,7 @@ SCENARIOS: dict[str, Callable[[RunSettings], Outcome]] = {
     "keyvault_load": _keyvault_load.run,
     "memory": _memory.run,
     "soak": _soak.run,
+    "footprint": _footprint.run,
 }
 
 

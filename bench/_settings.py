@@ -41,6 +41,8 @@ class RunSettings:
     # 7: soak
     soak_seconds: float = 120.0
     soak_secrets: int = 50
+    # 8: footprint
+    footprint_repeats: int = 3  # spawns of each kind; medians are compared
 
     @classmethod
     def for_mode(cls, *, quick: bool, **overrides: Any) -> RunSettings:
@@ -54,6 +56,7 @@ class RunSettings:
                 "cold_start_repeats": 1,
                 "driver_repeats": 2,
                 "soak_seconds": 30.0,
+                "footprint_repeats": 1,
             }
             overrides = {**quick_values, **overrides}
         return cls(quick=quick, **overrides)

@@ -74,6 +74,7 @@ def running_sidecar(
     cache: dict[str, Any] | None = None,
     upstream: dict[str, Any] | None = None,
     ready_timeout_s: float = 120.0,
+    ready_interval_s: float = 0.05,
 ) -> Iterator[SidecarProcess]:
     """Start ``akv-sidecar serve`` and return once /readyz answers 200.
 
@@ -90,7 +91,9 @@ def running_sidecar(
     started_at = time.perf_counter()
     with spawn(command, log_path=log_path, env=emulator.identity_env()) as process:
         url = f"http://127.0.0.1:{port}"
-        wait_for_status(f"{url}/readyz", process, timeout_s=ready_timeout_s)
+        wait_for_status(
+            f"{url}/readyz", process, timeout_s=ready_timeout_s, interval_s=ready_interval_s
+        )
         ready_s = time.perf_counter() - started_at
         yield SidecarProcess(url, token, process.pid, log_path, ready_s)
 

@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException
+from typing import TYPE_CHECKING
 
 from akv_sidecar.cache.outcomes import Declined, Refusal, Unserved
 from akv_sidecar.config.schema import CacheConfig
 from akv_sidecar.core.errors import SidecarError
 from akv_sidecar.keyvault.outcomes import Failed, Failure
 from akv_sidecar.vending.outcomes import Problem, Refused
+
+# FastAPI is imported where a handler is installed or answers, not here: the fast path, the guard
+# and the request checks use ApiError, and serving starts before FastAPI is loaded (http/app.py).
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request, Response
 
 __all__ = ["ApiError", "install_error_handlers", "json_error", "refused_error", "unserved_error"]
 
@@ -155,6 +157,8 @@ def _failure_error(vault: str, name: str, failed: Failed) -> ApiError:
 
 def json_error(error: ApiError) -> Response:
     """The JSON error response for a route."""
+    from starlette.responses import Response
+
     return Response(
         json.dumps(error.body()),
         status_code=error.status,
@@ -165,6 +169,9 @@ def json_error(error: ApiError) -> Response:
 
 def install_error_handlers(api: FastAPI) -> None:
     """Answer ApiError, Starlette's HTTP errors and FastAPI's validation errors as JSON errors."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
@@ -176,6 +183,8 @@ async def _api_error(_: Request, error: Exception) -> Response:
 
 
 async def _http_error(_: Request, error: Exception) -> Response:
+    from starlette.exceptions import HTTPException
+
     assert isinstance(error, HTTPException)
     code = _HTTP_CODES.get(error.status_code, "HTTPError")
     message = _HTTP_MESSAGES.get(error.status_code, str(error.detail))
@@ -183,6 +192,8 @@ async def _http_error(_: Request, error: Exception) -> Response:
 
 
 async def _validation_error(_: Request, error: Exception) -> Response:
+    from fastapi.exceptions import RequestValidationError
+
     assert isinstance(error, RequestValidationError)
     problems = error.errors()
     if any(problem.get("type") == "json_invalid" for problem in problems):

@@ -74,7 +74,7 @@ class RequestGuard:
         app: ASGIApp,
         limits: LimitsConfig,
         metrics: Metrics,
-        routes: RouteNames,
+        routes: Callable[[str], str],
         open_connections: Callable[[], int] | None = None,
     ) -> None:
         self.app = app

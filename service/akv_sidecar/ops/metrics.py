@@ -9,22 +9,16 @@ and secret names and outcomes; never a value.
 from __future__ import annotations
 
 import bisect
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import Collector
+from typing import TYPE_CHECKING
 
 from akv_sidecar.ops.records import ReadRecord
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 _CACHE_RESULT = itemgetter(ReadRecord._fields.index("cache"))
 
@@ -35,7 +29,9 @@ __all__ = [
     "MetricsExporter",
 ]
 
-METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+# prometheus_client's CONTENT_TYPE_LATEST, spelled out so that serving needs no prometheus_client
+# until the first scrape (tests/service/test_footprint.py holds the two equal).
+METRICS_CONTENT_TYPE = "text/plain; version=1.0.0; charset=utf-8"
 READ_ROUTE = "/v1/vaults/{vault}/secrets/{name}"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -93,88 +89,23 @@ class Metrics:
         self.events[event_type, action] += 1
 
 
-def _counter(
-    name: str, documentation: str, labels: Sequence[str], values: Counter[tuple[str, str]]
-) -> CounterMetricFamily:
-    family = CounterMetricFamily(name, documentation, labels=labels)
-    for label_values, count in sorted(values.items()):
-        family.add_metric(list(label_values), count)
-    return family
-
-
-class _Collector(Collector):
-    def __init__(
-        self, metrics: Metrics, secret_times: SecretTimes, ready: Callable[[], bool]
-    ) -> None:
-        self._metrics = metrics
-        self._secret_times = secret_times
-        self._ready = ready
-
-    def collect(self) -> Iterator[Metric]:
-        metrics = self._metrics
-        requests = metrics.requests.copy()
-        requests[READ_ROUTE, "200"] += metrics.fast_hits
-        yield _counter(
-            "akv_sidecar_http_requests",
-            "HTTP requests answered, by route template and status.",
-            ("route", "status"),
-            requests,
-        )
-        cache = CounterMetricFamily(
-            "akv_sidecar_cache_reads", "Secret reads by cache result.", labels=["result"]
-        )
-        for result in ("hit", "miss", "stale"):
-            cache.add_metric([result], metrics.cache_reads[result])
-        yield cache
-        yield _counter(
-            "akv_sidecar_keyvault_calls",
-            "Calls to Key Vault, by vault and outcome.",
-            ("vault", "outcome"),
-            metrics.keyvault_calls,
-        )
-        latency = HistogramMetricFamily(
-            "akv_sidecar_keyvault_latency_seconds",
-            "Key Vault call latency, by vault.",
-            labels=["vault"],
-        )
-        for vault, histogram in sorted(metrics.keyvault_latency.items()):
-            latency.add_metric([vault], histogram.cumulative(), histogram.total)
-        yield latency
-        yield _counter(
-            "akv_sidecar_refresh_failures",
-            "Failed background refreshes, by vault and secret.",
-            ("vault", "secret"),
-            metrics.refresh_failures,
-        )
-        yield _counter(
-            "akv_sidecar_events",
-            "Event Grid events received, by event type and what was done.",
-            ("type", "action"),
-            metrics.events,
-        )
-        now = time.time()
-        age = GaugeMetricFamily(
-            "akv_sidecar_secret_age_seconds",
-            "Seconds since the last successful fetch of each cached secret.",
-            labels=["vault", "secret"],
-        )
-        for vault, secret, fetched_at in sorted(self._secret_times()):
-            age.add_metric([vault, secret], max(0.0, now - fetched_at))
-        yield age
-        yield GaugeMetricFamily(
-            "akv_sidecar_ready", "1 once the prefetch finished, else 0.", value=int(self._ready())
-        )
-
-
 class MetricsExporter:
-    """A registry of its own per service, so several sidecars can live in one test process."""
+    """A registry of its own per service, so several sidecars can live in one test process.
+
+    prometheus_client is imported at the first scrape (``ops.exposition``): a sidecar nobody
+    scrapes never loads it.
+    """
 
     def __init__(
         self, metrics: Metrics, secret_times: SecretTimes, ready: Callable[[], bool]
     ) -> None:
-        self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(_Collector(metrics, secret_times, ready))
+        self._sources = (metrics, secret_times, ready)
+        self._registry: CollectorRegistry | None = None
 
     def render(self) -> bytes:
         """The exposition text for one scrape."""
-        return generate_latest(self._registry)
+        from akv_sidecar.ops import exposition
+
+        if self._registry is None:
+            self._registry = exposition.registry(*self._sources)
+        return exposition.render(self._registry)

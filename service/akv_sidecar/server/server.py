@@ -8,7 +8,8 @@ One process serves every listener: the TCP one (HTTPS with listen.tls), and, nex
 socket (plaintext; file permissions guard it) and the metrics port. The extra listeners share the
 main server's connection bookkeeping, so limits and graceful shutdown cover them too. Every listener
 speaks through ``connections.GuardedProtocol``: uvicorn's httptools protocol with header and idle
-deadlines and the connection limit.
+deadlines and the connection limit; the app's listeners (TCP and Unix socket) answer cache hits in
+it too.
 """
 
 from __future__ import annotations
@@ -23,18 +24,20 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.server import ServerState
 
 from akv_sidecar.config.schema import Config
-from akv_sidecar.http.app import create_app, create_metrics_app
 from akv_sidecar.server.connections import Connections, guarded_protocol
 from akv_sidecar.server.listeners import check_exposure, tcp_socket, unix_socket
-from akv_sidecar.server.sidecar import Sidecar
-from akv_sidecar.server.tls import ReloadableTLS
+
+if TYPE_CHECKING:
+    from akv_sidecar.http.fastpath import Hits
+    from akv_sidecar.server.sidecar import Sidecar
+    from akv_sidecar.server.tls import ReloadableTLS
 
 __all__ = ["Served", "Server", "build_server", "uvicorn_config"]
 
@@ -49,17 +52,18 @@ def uvicorn_config(
     tls: ReloadableTLS | None = None,
     lifespan: Literal["on", "off"] = "on",
     connections: Connections | None = None,
+    hits: Hits | None = None,
 ) -> uvicorn.Config:
     """One worker, httptools and uvloop, no access log (reads are recorded off the hot path).
 
     ``connections`` are the server's open connections, shared by all its listeners (a new set
-    by default).
+    by default); ``hits`` the cache hits its protocol answers below the app (none by default).
     """
     if connections is None:
         connections = Connections(config.limits.max_connections)
     settings = uvicorn.Config(
         app,
-        http=guarded_protocol(config.limits, connections),
+        http=guarded_protocol(config.limits, connections, hits),
         loop="uvloop",
         lifespan=lifespan,
         access_log=False,
@@ -183,6 +187,10 @@ def _release(sockets: list[socket.socket], uds: str | None) -> None:
 
 def build_server(sidecar: Sidecar, *, port: int | None = None) -> Served:
     """Open every configured listener for `sidecar` (ConfigError when one cannot be used)."""
+    # Imported here, not at the top: the bench's bare app shares uvicorn_config and Server, and
+    # must not pay for the app's imports (FastAPI, the Azure SDK) in the floor it measures.
+    from akv_sidecar.http.app import create_app, create_metrics_app
+
     config = sidecar.config
     listen = config.listen
     check_exposure(
@@ -190,17 +198,21 @@ def build_server(sidecar: Sidecar, *, port: int | None = None) -> Served:
     )
     tls = None
     if listen.tls.cert_file is not None and listen.tls.key_file is not None:
+        from akv_sidecar.server.tls import ReloadableTLS  # only with listen.tls
+
         tls = ReloadableTLS(listen.tls.cert_file, listen.tls.key_file)
     state = ServerState()
     connections = Connections(config.limits.max_connections)
-    app = create_app(sidecar, open_connections=connections.__len__)
+    app = create_app(sidecar, open_connections=connections.count)
     main = tcp_socket(listen.host, listen.port if port is None else port, listen.backlog)
     extra: list[Listener] = []
     metrics_port = None
     try:
         if listen.uds is not None:
             sock = unix_socket(listen.uds, listen.uds_mode, listen.backlog)
-            listener = uvicorn_config(app, config, lifespan="off", connections=connections)
+            listener = uvicorn_config(
+                app, config, lifespan="off", connections=connections, hits=app.hits
+            )
             extra.append(Listener(sock, listener))
         if config.metrics.enabled and config.metrics.port is not None:
             sock = tcp_socket(config.metrics.host, config.metrics.port, _METRICS_BACKLOG)
@@ -218,7 +230,7 @@ def build_server(sidecar: Sidecar, *, port: int | None = None) -> Served:
         sidecar.reload()
 
     server = Server(
-        uvicorn_config(app, config, tls=tls, connections=connections),
+        uvicorn_config(app, config, tls=tls, connections=connections, hits=app.hits),
         extra=extra,
         on_hangup=hangup,
         state=state,

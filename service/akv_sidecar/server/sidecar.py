@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import random
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TextIO
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TextIO
 
 from akv_sidecar.cache.cache import SecretCache
 from akv_sidecar.config.schema import Config
@@ -17,17 +19,19 @@ from akv_sidecar.core.clock import Clock, SystemClock
 from akv_sidecar.core.tasks import Tasks
 from akv_sidecar.http.auth import Authenticator
 from akv_sidecar.http.reads import Reads
-from akv_sidecar.http.vending import Vending
 from akv_sidecar.keyvault.client import Upstream
 from akv_sidecar.keyvault.gate import VaultGate
 from akv_sidecar.ops.audit import AuditLog
-from akv_sidecar.ops.events import EventGridReceiver, read_webhook_secret
 from akv_sidecar.ops.metrics import Metrics, MetricsExporter
 from akv_sidecar.ops.records import Records
 from akv_sidecar.ops.status import StatusBoard
 from akv_sidecar.vending.accounts import with_account_keys
-from akv_sidecar.vending.sas import SasVendor
+from akv_sidecar.vending.sas import SasVendor, load_generators
 from akv_sidecar.vending.tokens import TokenVendor
+
+if TYPE_CHECKING:
+    from akv_sidecar.http.vending import Vending
+    from akv_sidecar.ops.events import EventGridReceiver
 
 # Key Vault answers 403 for a disabled secret: the metrics count it as forbidden; an untrusted
 # certificate is one kind of connection error.
@@ -77,21 +81,31 @@ class Sidecar:
         self.records = Records(sinks=sinks)
         self.reads = Reads(self.auth, self.cache, self.records, self.clock, config.limits)
         # /v1/tokens uses the Key Vault clients' own credential, opened by upstream.open().
-        tokens = TokenVendor(config.tokens.scopes, lambda: self.upstream.credential, self.clock,
-                             self.tasks, config.upstream.timeout)  # fmt: skip
-        sas = SasVendor(config.storage.accounts, self.cache, self.clock)
-        self.vending = Vending(
-            self.reads.caller, self.auth, sas, tokens, audit.write_vend, self.clock
-        )
+        self._tokens = TokenVendor(config.tokens.scopes, lambda: self.upstream.credential,
+                                   self.clock, self.tasks, config.upstream.timeout)  # fmt: skip
+        self._sas = SasVendor(config.storage.accounts, self.cache, self.clock)
+        self._write_vend = audit.write_vend
         self.exporter = MetricsExporter(self.metrics, self._fetch_times, lambda: self.cache.ready)
         self.events: EventGridReceiver | None = None
-        if config.events.enabled:
+        if config.events.enabled:  # the receiver's machinery is loaded only when enabled
+            from akv_sidecar.ops.events import EventGridReceiver, read_webhook_secret
+
             self.events = EventGridReceiver(
                 read_webhook_secret(config.events, config.source),
                 refresh=self.cache.pushed,
                 is_served=self.cache.serves,
                 metrics=self.metrics,
             )
+
+    @cached_property
+    def vending(self) -> Vending:
+        """The vending routes' parts, made with the routes (http/vending.py holds their pydantic
+        models: FastAPI's side, built when the first request needs it, not at start)."""
+        from akv_sidecar.http.vending import Vending
+
+        return Vending(
+            self.reads.caller, self.auth, self._sas, self._tokens, self._write_vend, self.clock
+        )
 
     def _observe_call(
         self, vault: str, secret: str | None, outcome: str, seconds: float, detail: str | None
@@ -116,13 +130,21 @@ class Sidecar:
         self.upstream.reload_trust()
 
     async def start(self) -> None:
-        """Open the Key Vault clients and start prefetch and the record drain (not awaited)."""
+        """Open the Key Vault clients and start prefetch and the record drain (not awaited).
+
+        The prefetch is the first task: its first request goes out as soon as the lifespan yields
+        to the loop; whatever else start-up does meanwhile overlaps Key Vault's latency.
+        """
         await self.upstream.open()
+        self.tasks.spawn(self._prefetch(), "prefetch")
         self.tasks.spawn(self.records.run(), "records drain")
         self.tasks.spawn(self.token_watcher.run(), "token file watcher")
-        self.tasks.spawn(self._prefetch(), "prefetch")
 
     async def _prefetch(self) -> None:
+        if self.config.storage.accounts:
+            # The SAS generators (~60 ms of imports) load in a thread while the prefetch waits on
+            # Key Vault, not on the first SAS request; a sidecar that vends none never loads them.
+            self.tasks.spawn(asyncio.to_thread(load_generators), "SAS generators")
         await self.cache.prefetch()
         if self._freeze_heap:
             # What is alive now (modules, SDK clients, prefetched entries) lives as long as the
