@@ -34,6 +34,54 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 API_VERSION = "2021-08-06"
 
 
+def start_azurite(
+    port: int, options: list[str], *, cwd: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Azurite's blob service on 127.0.0.1:``port`` with ``options``, once it accepts connections
+    (its debug files, if any, go to ``cwd``)."""
+    if not AZURITE_BIN.exists():
+        raise RuntimeError(f"{AZURITE_BIN} is missing: run `make test` (it installs Azurite).")
+    process = subprocess.Popen(
+        [
+            str(AZURITE_BIN),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            *options,
+            "--disableTelemetry",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Azurite exited with {process.returncode} at start")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    stop_azurite(process)
+    raise RuntimeError("Azurite did not listen within 30 s")
+
+
+def stop_azurite(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop Azurite's process group: SIGTERM, then SIGKILL after 10 s."""
+    if process is None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 class AzuriteBlob:
     """The blob service of Azurite on 127.0.0.1:<free port>, data in memory only."""
 
@@ -44,37 +92,9 @@ class AzuriteBlob:
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> AzuriteBlob:
-        if not AZURITE_BIN.exists():
-            raise RuntimeError(f"{AZURITE_BIN} is missing: run `make test` (it installs Azurite).")
-        self._process = subprocess.Popen(
-            [
-                str(AZURITE_BIN),
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                str(self.port),
-                "--skipApiVersionCheck",
-                "--loose",
-                "--inMemoryPersistence",
-                "--disableTelemetry",
-                "--silent",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=self._workdir.name,  # where Azurite would put its debug files
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"Azurite exited with {self._process.returncode} at start")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.__exit__(None, None, None)
-        raise RuntimeError("Azurite did not listen within 30 s")
+        options = ["--skipApiVersionCheck", "--loose", "--inMemoryPersistence", "--silent"]
+        self._process = start_azurite(self.port, options, cwd=self._workdir.name)
+        return self
 
     def __exit__(
         self,
@@ -82,14 +102,8 @@ class AzuriteBlob:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._process is not None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
-            self._process = None
+        stop_azurite(self._process)
+        self._process = None
         self._workdir.cleanup()
 
     def create_container(self, container: str, key: str = DEV_KEY) -> int:

@@ -12,11 +12,8 @@ import base64
 import os
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +22,7 @@ from types import TracebackType
 
 from akv_emulator._tls import write_certificates
 from akv_sidecar.testing import free_port
-from tests.client.azurite import AZURITE_BIN
+from tests.client.azurite import start_azurite, stop_azurite
 
 
 def new_key() -> str:
@@ -50,38 +47,20 @@ class TlsAzurite:
         return f"https://127.0.0.1:{self.port}/{account}"
 
     def __enter__(self) -> TlsAzurite:
-        if not AZURITE_BIN.exists():
-            raise RuntimeError(f"{AZURITE_BIN} is missing: run `make test` (it installs Azurite).")
         accounts = ";".join(":".join((name, *keys)) for name, keys in self.accounts.items())
-        self._process = subprocess.Popen(
-            [
-                str(AZURITE_BIN),
-                *("--blobHost", "127.0.0.1", "--blobPort", str(self.port)),
-                *("--cert", str(self.tls.cert_file), "--key", str(self.tls.key_file)),
-                *("--oauth", "basic", "--debug", str(self.debug_log)),
-                *("--skipApiVersionCheck", "--loose", "--inMemoryPersistence"),
-                "--disableTelemetry",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=self._workdir.name,
-            # Copy Blob checks its source with a request to Azurite itself: over HTTPS, so Node
-            # must trust the CA too.
-            env=os.environ
-            | {"AZURITE_ACCOUNTS": accounts, "NODE_EXTRA_CA_CERTS": str(self.tls.ca_file)},
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"Azurite exited with {self._process.returncode} at start")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.__exit__(None, None, None)
-        raise RuntimeError("Azurite did not listen within 30 s")
+        options = [
+            *("--cert", str(self.tls.cert_file), "--key", str(self.tls.key_file)),
+            *("--oauth", "basic", "--debug", str(self.debug_log)),
+            *("--skipApiVersionCheck", "--loose", "--inMemoryPersistence"),
+        ]
+        # Copy Blob checks its source with a request to Azurite itself: over HTTPS, so Node must
+        # trust the CA too.
+        env = os.environ | {
+            "AZURITE_ACCOUNTS": accounts,
+            "NODE_EXTRA_CA_CERTS": str(self.tls.ca_file),
+        }
+        self._process = start_azurite(self.port, options, cwd=self._workdir.name, env=env)
+        return self
 
     def __exit__(
         self,
@@ -89,14 +68,8 @@ class TlsAzurite:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._process is not None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
-            self._process = None
+        stop_azurite(self._process)
+        self._process = None
         self._workdir.cleanup()
 
     def create_container(self, account: str, container: str) -> None:

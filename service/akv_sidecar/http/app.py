@@ -25,11 +25,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from akv_sidecar.cache.cache import SecretCache
 from akv_sidecar.cache.store import age_tenths
-from akv_sidecar.config.fields import SECRET_NAME, VAULT_NAME
 from akv_sidecar.config.schema import Config
 from akv_sidecar.http.auth import authorization_header
 from akv_sidecar.http.errors import ApiError
-from akv_sidecar.http.fastpath import FastPath
+from akv_sidecar.http.fastpath import FastPath, secret_names
 from akv_sidecar.http.guard import UNMATCHED_ROUTE, RequestGuard, RouteNames
 from akv_sidecar.http.reads import Reads, cache_headers, peer
 from akv_sidecar.ops.metrics import METRICS_CONTENT_TYPE, Metrics, MetricsExporter
@@ -104,7 +103,7 @@ class Routes:
             if scope["path"] in PROBES:
                 await _answer(send, 200, self._probe(scope["path"]))
                 return
-            secret = None if scope["query_string"] else _secret_path(scope["path"])
+            secret = None if scope["query_string"] else secret_names(scope["path"])
             if secret is not None:
                 await self._read(scope, send, *secret)
                 return
@@ -201,16 +200,6 @@ async def _send(
     start: Message = {"type": "http.response.start", "status": status, "headers": headers}
     await send(start)
     await send({"type": "http.response.body", "body": payload})
-
-
-def _secret_path(path: str) -> tuple[str, str] | None:
-    """(vault, name) of a well-formed secret read path (the names FastAPI's route accepts)."""
-    parts = path.split("/")
-    if len(parts) != 6 or parts[1:3] != ["v1", "vaults"] or parts[4] != "secrets":
-        return None
-    if not VAULT_NAME.match(parts[3]) or not SECRET_NAME.match(parts[5]):
-        return None
-    return parts[3], parts[5]
 
 
 def build_api(sidecar: Served) -> FastAPI:

@@ -26,7 +26,7 @@ from akv_sidecar.http.guard import RequestGuard
 from akv_sidecar.http.reads import Reads, Rendered
 from akv_sidecar.ops.metrics import Metrics
 
-__all__ = ["FastPath", "Hits"]
+__all__ = ["FastPath", "Hits", "secret_names"]
 
 _NO_STORE = (b"cache-control", b"no-store")
 _SECRETS_ROOT = ["", "v1", "vaults"]  # /v1/vaults/{vault}/secrets/{name}
@@ -103,10 +103,16 @@ def _secret_key(target: bytes) -> Key | None:
     """
     if not target.isascii():
         return None
-    parts = target.decode("ascii").split("/")
+    names = secret_names(target.decode("ascii"))
+    return None if names is None else (names[0].lower(), names[1].lower())
+
+
+def secret_names(path: str) -> tuple[str, str] | None:
+    """(vault, name) as written in a secret read path ``/v1/vaults/{vault}/secrets/{name}`` whose
+    names FastAPI's route accepts, or None for any other path."""
+    parts = path.split("/")
     if len(parts) != 6 or parts[:3] != _SECRETS_ROOT or parts[4] != "secrets":
         return None
-    vault, name = parts[3], parts[5]
-    if not VAULT_NAME.match(vault) or not SECRET_NAME.match(name):
+    if not VAULT_NAME.match(parts[3]) or not SECRET_NAME.match(parts[5]):
         return None
-    return vault.lower(), name.lower()
+    return parts[3], parts[5]
