@@ -46,8 +46,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"akv_client: {directory} is not a directory.", file=sys.stderr)
             return 2
         target = directory / Path(jar).name
-        shutil.copyfile(jar, target)
-        target.chmod(0o644)
+        # Beside it, then renamed over: a JVM that has the old jar open (a re-run of the Databricks
+        # init script) keeps reading its bytes, and no reader ever sees half a jar.
+        partial = directory / f".{target.name}.{os.getpid()}.tmp"
+        try:
+            shutil.copyfile(jar, partial)
+            partial.chmod(0o644)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
         jar = str(target)
     print(jar)
     return 0

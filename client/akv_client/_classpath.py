@@ -21,8 +21,11 @@ the server's classpath decides. Only the driver is checked; executors load the j
 from __future__ import annotations
 
 import copy
+import os
+import sys
 import threading
 import warnings
+from types import FrameType
 from typing import Any, Protocol
 
 from ._providers import PROVIDER_MODES, PROVIDERS, elsewhere, hadoop_jar
@@ -122,4 +125,17 @@ def _warn_once(spark: Any, conn: _Connection, message: str) -> None:
         if key in _warned:
             return
         _warned.add(key)
-    warnings.warn(message, ProviderFallbackWarning, stacklevel=4)
+    warnings.warn(message, ProviderFallbackWarning, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """warnings.warn's stacklevel of the first caller outside akv_client (the user's code, through
+    configure_spark or SparkEngine), counted from _warn_once."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame: FrameType | None = sys._getframe(2)  # _warn_once's caller: warn's stacklevel 2
+    level = 2
+    while (
+        frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package
+    ):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -88,3 +88,66 @@ def test_elsewhere_the_modes_vend_or_read_through_the_sidecar() -> None:
         "key_vault",
     ]
     assert elsewhere("direct_key") == "direct_key"
+
+
+def test_hadoop_jar_copy_replaces_a_jar_in_use_without_rewriting_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-run copies beside and renames over, so a JVM that mapped the old jar keeps its bytes."""
+    from akv_client.__main__ import main
+
+    source = tmp_path / "akv-sidecar-hadoop-9.9.9.jar"
+    source.write_bytes(b"new jar")
+    target_dir = tmp_path / "jars"
+    target_dir.mkdir()
+    target = target_dir / source.name
+    target.write_bytes(b"old jar, mapped by a running JVM")
+    monkeypatch.setenv("AKV_SIDECAR_HADOOP_JAR", str(source))
+    with target.open("rb") as in_use:
+        assert main(["hadoop-jar", str(target_dir)]) == 0
+        assert in_use.read() == b"old jar, mapped by a running JVM"
+    assert target.read_bytes() == b"new jar"
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in target_dir.iterdir()) == [source.name]
+
+
+class _NoJarJvm:
+    """What provider_loadable and the warning ask of a driver JVM without the akv jar."""
+
+    def __init__(self) -> None:
+        self.conf: dict[str, str] = {}
+
+    def hadoopConfiguration(self) -> Any:
+        return self
+
+    def getClassByNameOrNull(self, name: str) -> None:
+        return None
+
+    def set(self, key: str, value: str) -> None:
+        self.conf[key] = value
+
+    def sc(self) -> Any:
+        return self
+
+    def applicationId(self) -> str:
+        return "app-1"
+
+
+def test_the_fallback_warning_points_at_the_callers_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ProviderFallbackWarning is attributed to the code that called configure_spark."""
+    import warnings
+    from types import SimpleNamespace
+
+    conn = connection(
+        tmp_path, "sidecar_key_provider", key_vault_name="kv1", secret_name="mystorage-key"
+    )
+    monkeypatch.setattr(conn, "get_storage_key", lambda timeout=30.0: "a-key")
+    jvm = _NoJarJvm()
+    spark = SimpleNamespace(_jsc=jvm, conf=SimpleNamespace(set=jvm.set))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        conn.configure_spark(spark)
+    assert [Path(w.filename).name for w in record] == [Path(__file__).name]
+    assert jvm.conf[f"fs.azure.account.key.{HOST}"] == "a-key"

@@ -18,11 +18,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>ABFS asks for a credential before every request, from many threads; without this, each of
  * them would be one call to the sidecar. The margin is the later of a fixed minimum and a tenth
- * of the credential's remaining life, and at most a quarter of it. When the sidecar answers with a credential that is already
+ * of the credential's remaining life, and at most a quarter of a new one's. When the sidecar answers with a credential that is already
  * inside the margin (it keeps handing out its own cached one for a while), the answer is used and
  * asked for again after {@link #RECHECK}, not on every call. When renewing fails while the
  * credential held still has more than {@link #FLOOR} to live, that one is served and renewal is
- * retried after {@link #RECHECK}: a sidecar restart then costs no failed request.
+ * retried after {@link #RECHECK}: a sidecar restart then costs no failed request. A leader
+ * interrupted (a Spark task killed) fails alone: the threads that waited on it start a new flight.
  *
  * @param <K> the scope: a value type whose {@code toString} holds no secret
  */
@@ -58,17 +59,29 @@ final class CredentialCache<K> {
 
     /** The credential for {@code scope}: cached, or fetched once for every caller waiting on it. */
     Credential get(K scope, Fetch fetch) throws IOException {
+        while (true) {
+            Lease got = attempt(scope, fetch);
+            if (got != null) {
+                return got.credential;
+            }
+            // The leader was interrupted (its Spark task killed): that is its failure, not this
+            // thread's, which leads or follows a new flight.
+        }
+    }
+
+    /** The lease for {@code scope}, or null when the flight followed ended by its leader's interrupt. */
+    private Lease attempt(K scope, Fetch fetch) throws IOException {
         Slot slot = slots.computeIfAbsent(scope, k -> new Slot());
         Lease lease = slot.lease;
         if (lease != null && clock.instant().isBefore(lease.refreshAt)) {
-            return lease.credential;
+            return lease;
         }
         CompletableFuture<Lease> flight;
         boolean leader;
         synchronized (slot) {
             lease = slot.lease;
             if (lease != null && clock.instant().isBefore(lease.refreshAt)) {
-                return lease.credential;
+                return lease;
             }
             leader = slot.flight == null;
             if (leader) {
@@ -77,7 +90,7 @@ final class CredentialCache<K> {
             flight = slot.flight;
         }
         // Outside the lock: the leader takes it again to end the flight.
-        return leader ? lead(scope, slot, flight, fetch).credential : await(flight).credential;
+        return leader ? lead(scope, slot, flight, fetch) : await(flight);
     }
 
     /** The one fetch of a flight; its outcome is every follower's too. */
@@ -85,7 +98,7 @@ final class CredentialCache<K> {
             throws IOException {
         Lease next;
         try {
-            next = lease(fetch.fetch(), clock.instant());
+            next = lease(fetch.fetch(), slot.lease, clock.instant());
         } catch (IOException | RuntimeException | Error failure) {
             Lease held = slot.lease;
             Instant now = clock.instant();
@@ -116,12 +129,15 @@ final class CredentialCache<K> {
         }
     }
 
-    private Lease lease(Credential credential, Instant now) {
+    private Lease lease(Credential credential, Lease held, Instant now) {
         Duration left = Duration.between(now, credential.expiresOn());
         Duration margin = left.dividedBy(10).compareTo(minMargin) > 0 ? left.dividedBy(10) : minMargin;
-        if (margin.compareTo(left.dividedBy(4)) > 0) {
+        boolean again = held != null && held.credential.equals(credential);
+        if (!again && margin.compareTo(left.dividedBy(4)) > 0) {
             // Short-lived (a SAS of a 20 s max_ttl): renew with a quarter of its life left, once,
-            // when the sidecar (which re-signs with a third left) answers a new one.
+            // when the sidecar (which re-signs with a third left) answers a new one. The one held,
+            // answered again (a token the sidecar keeps until 5 minutes before expiry), is not
+            // short-lived: it is asked for again after RECHECK, below.
             margin = left.dividedBy(4);
         }
         Instant refreshAt = credential.expiresOn().minus(margin);
@@ -139,6 +155,7 @@ final class CredentialCache<K> {
         return a.isBefore(b) ? a : b;
     }
 
+    /** The flight's lease, or null when its leader was interrupted (and this thread was not). */
     private static Lease await(CompletableFuture<Lease> flight) throws IOException {
         try {
             // Unbounded here, bounded by the leader: its fetch has the client's deadline.
@@ -148,6 +165,9 @@ final class CredentialCache<K> {
             throw new InterruptedIOException("Interrupted while waiting for the akv-sidecar.");
         } catch (ExecutionException failed) {
             Throwable cause = failed.getCause();
+            if (cause.getClass() == InterruptedIOException.class && !Thread.currentThread().isInterrupted()) {
+                return null;
+            }
             if (cause instanceof SidecarException sidecar) {
                 throw sidecar.copy(); // this thread's own stack, the same message and code
             }
