@@ -99,6 +99,46 @@ def test_a_last_request_gets_connection_close_on_both_paths(
         assert (rest, fast) == (b"", expected_fast), path
 
 
+def test_nothing_pipelined_after_a_last_hit_is_served(
+    start: StartSidecar, kv: Emulator, output: Output
+) -> None:
+    """An HTTP/1.0 keep-alive hit is the connection's last answer: a hit and a miss sent with it
+    in one packet are neither answered, audited nor fetched from Key Vault, as on the full path."""
+    with start() as sidecar, open_sockets(sidecar.port, 1) as (sock,):
+        metrics = sidecar.sidecar.metrics
+        before = metrics.fast_hits
+        sock.sendall(
+            request(HIT, sidecar.token, "1.0", "Connection: keep-alive\r\n")
+            + request(HIT, sidecar.token)
+            + request("/v1/vaults/kv1/secrets/gold", sidecar.token)
+        )
+        (answer,) = read_answers(sock, 1)
+        rest = rest_until_closed(sock)
+        lines = output.audit_lines(2, timeout=1.0)  # only one comes
+        fast = metrics.fast_hits - before
+    assert answer.header(b"connection") == b"close"
+    assert (rest, fast) == (b"", 1)
+    assert [line["secret"] for line in lines] == ["bronze"]
+    assert kv.calls(vault="kv1", op="get", secret="gold") == 0
+
+
+def test_an_error_in_the_protocols_hit_path_leaves_the_request_to_the_app(
+    start: StartSidecar, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the hit path is logged with its traceback and the app answers the request, not
+    uvicorn's 400 for a malformed request (which would blame the caller and hide the error)."""
+    with start() as sidecar:
+        hits = sidecar.server.config.app.hits
+
+        def broken(*_: object) -> None:
+            raise RuntimeError("made up")
+
+        monkeypatch.setattr(hits, "_fast", broken)
+        response = httpx.get(f"{sidecar.url}{HIT}", headers=bearer(sidecar.token))
+    assert (response.status_code, response.headers["x-cache"]) == (200, "hit")
+    assert any("made up" in str(record.exc_info) for record in caplog.records)
+
+
 def test_a_protocol_hit_sends_the_full_paths_headers_and_body(
     kv: Emulator, tmp_path: Path, output: Output
 ) -> None:

@@ -22,9 +22,10 @@ import yaml
 import akv_sidecar.http.app as app_module
 from akv_emulator import Emulator
 from akv_sidecar.http.app import Routes, build_api
-from akv_sidecar.ops.metrics import METRICS_CONTENT_TYPE
+from akv_sidecar.ops.metrics import METRICS_CONTENT_TYPE, READ_ROUTE
 from akv_sidecar.testing import RunningSidecar, run_sidecar
 
+from .._waiting import wait_for
 from .conftest import Vault, client
 
 # Loaded only for what needs them: routes other than probes and hits, SAS, scrapes, TLS, events.
@@ -168,6 +169,22 @@ def test_reads_of_secrets_not_cached_need_no_fastapi(
         pinned = http.get("/v1/vaults/kv1/secrets/s2", params={"version": version})
         assert pinned.status_code == 200
         assert builds == [1]
+
+
+def test_reads_answered_before_fastapi_count_under_the_read_route(
+    kv: Vault, make_config: Callable[..., dict[str, Any]]
+) -> None:
+    """A miss and a 404 answered without FastAPI are counted under the read route's template,
+    as FastAPI's route counts them, not as unmatched."""
+    kv.seed("s1", "s2")
+    with run_sidecar(make_config("s1")) as sidecar, client(sidecar) as http:
+        assert http.get("/v1/vaults/kv1/secrets/s2").status_code == 200
+        assert http.get("/v1/vaults/kv1/secrets/nope").status_code == 404
+        assert _routes(sidecar)._api is None
+        requests = sidecar.sidecar.metrics.requests
+        wait_for(lambda: requests.total() == 2, what="both requests counted")  # after the answer
+        counted = dict(requests)
+    assert counted == {(READ_ROUTE, "200"): 1, (READ_ROUTE, "404"): 1}
 
 
 def test_a_build_that_failed_is_tried_again_by_the_next_request(

@@ -29,9 +29,9 @@ from akv_sidecar.config.schema import Config
 from akv_sidecar.http.auth import authorization_header
 from akv_sidecar.http.errors import ApiError
 from akv_sidecar.http.fastpath import FastPath, secret_names
-from akv_sidecar.http.guard import UNMATCHED_ROUTE, RequestGuard, RouteNames
+from akv_sidecar.http.guard import RequestGuard, RouteNames
 from akv_sidecar.http.reads import Reads, cache_headers, peer
-from akv_sidecar.ops.metrics import METRICS_CONTENT_TYPE, Metrics, MetricsExporter
+from akv_sidecar.ops.metrics import METRICS_CONTENT_TYPE, READ_ROUTE, Metrics, MetricsExporter
 from akv_sidecar.ops.status import StatusBoard
 
 if TYPE_CHECKING:
@@ -84,16 +84,13 @@ class Routes:
         self._sidecar = sidecar
         self._api: FastAPI | None = None
         self._building: asyncio.Future[FastAPI] | None = None  # the build under way
-        self._names = RouteNames(PROBES)
-
-    @property
-    def api(self) -> FastAPI:
-        """The FastAPI app (built now if no request needed it yet)."""
-        return self._api or self._built()
+        # Before FastAPI is built: the routes answered here (the read route's misses and errors
+        # are counted under its template, as FastAPI's route counts them).
+        self._names = RouteNames([*PROBES, READ_ROUTE])
 
     def route_name(self, path: str) -> str:
         """The route template of ``path``, for the guard's request counts."""
-        return self._names(path) if self._api is not None or path in PROBES else UNMATCHED_ROUTE
+        return self._names(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -158,11 +155,6 @@ class Routes:
             api = build_api(self._sidecar)
         self._adopt(api)
         return api
-
-    def _built(self) -> FastAPI:
-        self._adopt(build_api(self._sidecar))
-        assert self._api is not None
-        return self._api
 
     def _adopt(self, api: FastAPI) -> None:
         if self._api is None:

@@ -36,6 +36,7 @@ refused; only when every connection is busy do requests get 429 (``http.checks``
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -43,10 +44,15 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from akv_sidecar.config.schema import LimitsConfig
 
 if TYPE_CHECKING:  # the bench's bare app runs this protocol without the app's imports
+    from uvicorn._types import ASGI3Application
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
     from akv_sidecar.http.fastpath import Hits
     from akv_sidecar.http.reads import Rendered
 
 __all__ = ["UVICORN_TESTED", "Connections", "GuardedProtocol", "guarded_protocol"]
+
+logger = logging.getLogger("akv_sidecar")
 
 # GuardedProtocol builds on HttpToolsProtocol's internals (its per-request state, the cycle, the
 # pipeline, flow control, the server's default headers): this is the uvicorn they were read in and
@@ -178,7 +184,11 @@ class GuardedProtocol(HttpToolsProtocol):
                 and (cycle is None or cycle.response_complete)
                 and not self.flow.write_paused
             ):
-                hit = self._hit = hits.answer(self.url, self.headers, self._peer)
+                try:
+                    hit = self._hit = hits.answer(self.url, self.headers, self._peer)
+                except Exception:  # raised here, httptools would make it uvicorn's 400
+                    logger.exception("answering a cache hit failed; the app answers it")
+                    hit = self._hit = None
                 if hit is not None:
                     # uvicorn's rule: HTTP/1.0 or `Connection: close` ends with this answer.
                     self._keep_alive = (
@@ -219,6 +229,10 @@ class GuardedProtocol(HttpToolsProtocol):
         else:
             self.transport.write(self._status_and_dates + hit.closing())
             self.transport.close()
+            # The parser goes on with what came in the same packet (after an HTTP/1.0 keep-alive
+            # request it is not in its closed state): none of it is served, as in uvicorn, where
+            # it would wait in the pipeline of a closed connection.
+            self._hits = None
         self.server_state.total_requests += 1
         self._phase = _IDLE  # from _SERVING: the request was complete
         self.active_since = self.loop.time()
@@ -237,6 +251,10 @@ class GuardedProtocol(HttpToolsProtocol):
             cycle, app = self.pipeline.pop()
             self._phase = _SERVING
             self._start_asgi_task(cycle, app)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        if not self.transport.is_closing():  # closed after a hit that was the last answer
+            super()._start_asgi_task(cycle, app)
 
     def _touch(self) -> None:
         self.active_since = self.loop.time()
