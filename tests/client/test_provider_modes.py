@@ -96,7 +96,7 @@ def test_hadoop_jar_copy_replaces_a_jar_in_use_without_rewriting_it(
     """A re-run copies beside and renames over, so a JVM that mapped the old jar keeps its bytes."""
     from akv_client.__main__ import main
 
-    source = tmp_path / "akv-sidecar-hadoop-9.9.9.jar"
+    source = tmp_path / "akv-sidecar-hadoop-next.jar"
     source.write_bytes(b"new jar")
     target_dir = tmp_path / "jars"
     target_dir.mkdir()
