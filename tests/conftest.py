@@ -15,9 +15,22 @@ import pytest
 
 if TYPE_CHECKING:
     from akv_emulator import Emulator
+    from tests.client.azurite import AzuriteBlob
 
 # Variables through which azure-identity could pick some other credential than the emulator's.
 _AZURE_ENV_PREFIXES = ("AZURE_", "MSI_", "IDENTITY_", "IMDS_")
+
+
+@pytest.fixture(scope="module")
+def azurite() -> Iterator[AzuriteBlob]:
+    """Azurite's blob service on a free port (one per test module), with containers 'lake' and
+    'other'."""
+    from tests.client.azurite import AzuriteBlob
+
+    with AzuriteBlob() as blob:
+        assert blob.create_container("lake") == 201
+        assert blob.create_container("other") == 201
+        yield blob
 
 
 @pytest.fixture

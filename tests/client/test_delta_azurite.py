@@ -5,7 +5,6 @@ from a scripted sidecar until the real one vends (it is signed here as the sidec
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
@@ -18,14 +17,6 @@ from tests.client.conftest import CountingClient
 from tests.client.scripted_server import Reply, ScriptedServer
 
 pytestmark = pytest.mark.azurite
-
-
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[AzuriteBlob]:
-    """Azurite's blob service on a free port, with a container 'lake'."""
-    with AzuriteBlob() as blob:
-        assert blob.create_container("lake") == 201
-        yield blob
 
 
 def test_delta_round_trip_with_key_from_the_sidecar(

@@ -4,7 +4,6 @@ checks with its development key; the connection never holds the account key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,14 +18,6 @@ from tests.client.azurite import ACCOUNT, DEV_KEY, AzuriteBlob
 from .conftest import MINTED, account, serve
 
 pytestmark = pytest.mark.azurite
-
-
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[AzuriteBlob]:
-    """Azurite's blob service on a free port, with the container 'lake'."""
-    with AzuriteBlob() as blob:
-        assert blob.create_container("lake") == 201
-        yield blob
 
 
 def test_sidecar_sas_mode_writes_and_reads_delta_on_azurite(

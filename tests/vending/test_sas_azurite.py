@@ -26,15 +26,6 @@ pytestmark = pytest.mark.azurite
 REFUSED = "(?i)authoriz|privileges|403"  # how delta-rs words Azurite's 403
 
 
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[AzuriteBlob]:
-    """Azurite's blob service on a free port, with containers 'lake' and 'other'."""
-    with AzuriteBlob() as blob:
-        assert blob.create_container("lake") == 201
-        assert blob.create_container("other") == 201
-        yield blob
-
-
 @contextmanager
 def signing(
     emulator: Emulator, tmp_path: Path, azurite: AzuriteBlob, **settings: Any
